@@ -1,0 +1,49 @@
+"""seqmodels: recurrent sequence models from small, readable, pluggable pieces.
+
+    text ──Tokenizer──▶ ids [B, T] ──Embedding──▶ x [B, T, E]
+         ──Recurrent(cell)──▶ h [B, T, H] ──head──▶ logits [B, T, V]
+
+The public names are re-exported here; everything else is reachable by its
+module path.
+"""
+
+from seqmodels.cells import GRUCell, LSTMCell, RNNCell
+from seqmodels.decoding import SequenceDecoder
+from seqmodels.embeddings import Embedding, OneHotEmbedding
+from seqmodels.losses import sequence_accuracy, sequence_cross_entropy
+from seqmodels.model import SequenceModel
+from seqmodels.protocols import Cell, LSTMState, ProjectedCell, State, Tokenizer
+from seqmodels.recurrent import Recurrent
+from seqmodels.tokenizers import CharTokenizer, JamoTokenizer, WordTokenizer
+from seqmodels.training import Callback, History, StopWhenReproduced, Trainer
+from seqmodels.vocabulary import UnknownTokenError, Vocabulary
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Callback",
+    "Cell",
+    "CharTokenizer",
+    "Embedding",
+    "GRUCell",
+    "History",
+    "JamoTokenizer",
+    "LSTMCell",
+    "LSTMState",
+    "OneHotEmbedding",
+    "ProjectedCell",
+    "RNNCell",
+    "Recurrent",
+    "SequenceDecoder",
+    "SequenceModel",
+    "State",
+    "StopWhenReproduced",
+    "Tokenizer",
+    "Trainer",
+    "UnknownTokenError",
+    "Vocabulary",
+    "WordTokenizer",
+    "__version__",
+    "sequence_accuracy",
+    "sequence_cross_entropy",
+]
