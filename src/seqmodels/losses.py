@@ -30,7 +30,7 @@ def sequence_cross_entropy(
     >>> import torch
     >>> logits = torch.tensor([[[0.0, 0.0], [2.0, 0.0]]])  # B=1, T=2, V=2
     >>> round(sequence_cross_entropy(logits, torch.tensor([[0, 0]])).item(), 4)
-    0.4100
+    0.41
     """
     _check("sequence_cross_entropy", logits, targets)
     return F.cross_entropy(
