@@ -47,6 +47,7 @@ from seqmodels import (
     WordTokenizer,
 )
 from seqmodels.texts import HUNMINJEONGEUM_PREFACE
+from seqmodels.training import resolve_device
 
 CELLS = {"rnn": RNNCell, "lstm": LSTMCell, "gru": GRUCell}
 MODES = {"one-to-many": 0.0, "lm": 1.0}
@@ -76,6 +77,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.hidden_size < 1 or args.epochs < 1 or args.threads < 1:
         parser.error("--hidden-size, --epochs and --threads must be positive")
+    try:
+        resolve_device(args.device, name="--device")
+    except ValueError as error:
+        parser.error(str(error))
     return args
 
 
