@@ -24,7 +24,8 @@ class CharTokenizer(BaseTokenizer):
         unk_token: the token unknown characters map to; added to ``specials``
             if it is not there. Without it an unknown character raises
             ``UnknownTokenError``.
-        min_freq, max_size: see ``Vocabulary.from_tokens``.
+        min_freq: drop tokens seen fewer times (see ``Vocabulary.from_tokens``).
+        max_size: keep at most this many tokens, specials included.
 
     ``decode`` concatenates the tokens and leaves special tokens out.
 

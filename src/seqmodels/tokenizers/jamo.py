@@ -35,7 +35,8 @@ class JamoTokenizer(BaseTokenizer):
         unk_token: the token unknown jamo or characters map to; added to
             ``specials`` if it is not there. Without it an unknown one raises
             ``UnknownTokenError``.
-        min_freq, max_size: see ``Vocabulary.from_tokens``.
+        min_freq: drop tokens seen fewer times (see ``Vocabulary.from_tokens``).
+        max_size: keep at most this many tokens, specials included.
 
     ``decode`` leaves special tokens out and composes the jamo with NFC.
 

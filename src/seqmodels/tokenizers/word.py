@@ -44,7 +44,8 @@ class WordTokenizer(BaseTokenizer):
         unk_token: the token unknown words map to; added to ``specials`` if it
             is not there. Without it an unknown word raises
             ``UnknownTokenError``.
-        min_freq, max_size: see ``Vocabulary.from_tokens``.
+        min_freq: drop tokens seen fewer times (see ``Vocabulary.from_tokens``).
+        max_size: keep at most this many tokens, specials included.
 
     ``decode`` joins words with single spaces (without ``lossless``) and
     leaves special tokens out.
