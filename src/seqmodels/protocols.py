@@ -31,6 +31,7 @@ __all__ = [
     "Embedding",
     "LSTMState",
     "ProjectedCell",
+    "SequenceLayer",
     "State",
     "Tokenizer",
     "Vocab",
@@ -48,8 +49,13 @@ class LSTMState(NamedTuple):
     c: Tensor
 
 
-State: TypeAlias = Tensor | tuple[Tensor, ...]
-"""A cell's state: one tensor ``[B, H]`` or a tuple of them (``LSTMState``)."""
+State: TypeAlias = Tensor | tuple["State", ...]
+"""A state: one tensor ``[B, H]`` or a tuple of states.
+
+A cell's state is a tensor or a tuple of tensors (``LSTMState``). A layer built
+from several cells nests them: ``Stacked`` keeps one state per layer, in a
+tuple, and ``Bidirectional`` a ``(forward, backward)`` pair.
+"""
 
 
 @runtime_checkable
@@ -107,7 +113,12 @@ class Cell(Protocol):
     zero state for a batch, on the given device and dtype.
 
     Any ``torch.nn.Module`` with these members is a cell; the built-in ones are
-    ``RNNCell``, ``LSTMCell`` and ``GRUCell``.
+    ``RNNCell``, ``LSTMCell`` and ``GRUCell``. ``seqmodels.testing.check_cell``
+    checks a cell against this protocol (docs/cells.md).
+
+    Optionally, ``__call__`` (a module's ``forward``) may take a keyword
+    ``details``: a dict that ``Recurrent.trace`` passes in and the cell fills
+    with its gate activations ``[B, ·]`` by name.
     """
 
     input_size: int
@@ -156,3 +167,35 @@ class ProjectedCell(Cell, Protocol):
     ) -> State: ...
 
     def step(self, gx: Tensor, state: State) -> tuple[Tensor, State]: ...
+
+
+@runtime_checkable
+class SequenceLayer(Protocol):
+    """Runs over a whole sequence: ``Recurrent``, ``Stacked``, ``Bidirectional``.
+
+    ``layer(xs, state=None, lengths=None) -> (outputs, final_state)`` with ``xs``
+    ``[B, T, E]``, ``outputs`` ``[B, T, output_size]`` and ``lengths`` an
+    optional ``[B]`` tensor of valid steps per row (padded batches).
+    ``initial_state`` returns the zero state for a batch.
+    """
+
+    @property
+    def input_size(self) -> int: ...
+
+    @property
+    def output_size(self) -> int: ...
+
+    def initial_state(
+        self,
+        batch_size: int,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> State: ...
+
+    def __call__(
+        self,
+        xs: Tensor,
+        state: State | None = None,
+        lengths: Tensor | Sequence[int] | None = None,
+    ) -> tuple[Tensor, State]: ...

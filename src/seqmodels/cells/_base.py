@@ -112,15 +112,22 @@ class ProjectedCellBase(nn.Module):
                 f" got {x.shape[1]}"
             )
 
-    def forward(self, x: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+    def forward(
+        self,
+        x: Tensor,
+        state: State | None = None,
+        details: dict[str, Tensor] | None = None,
+    ) -> tuple[Tensor, State]:
         """One step: ``x [B, E]`` and the state to ``(output [B, H], new state)``.
 
-        With ``state=None`` the step starts from ``initial_state``.
+        With ``state=None`` the step starts from ``initial_state``. A dict given
+        as ``details`` receives the step's gate activations, ``[B, H]`` each,
+        by the letters of the cell's equations (``seqmodels.recurrent.trace``).
         """
         self.check_input(x)
         state = self.check_state(state, x.shape[0], device=x.device, dtype=x.dtype)
         gx = nn.functional.linear(x, self.input_weight, self.input_bias)
-        return self.step(gx, state)
+        return self.step(gx, state, details)
 
     # Subclasses define these four.
     @property
@@ -146,7 +153,9 @@ class ProjectedCellBase(nn.Module):
     ) -> State:
         raise NotImplementedError
 
-    def step(self, gx: Tensor, state: State) -> tuple[Tensor, State]:
+    def step(
+        self, gx: Tensor, state: State, details: dict[str, Tensor] | None = None
+    ) -> tuple[Tensor, State]:
         raise NotImplementedError
 
     def extra_repr(self) -> str:
@@ -155,9 +164,16 @@ class ProjectedCellBase(nn.Module):
 
 
 def check_tensor_state(
-    name: str, what: str, state: object, shape: tuple[int, int]
+    name: str,
+    what: str,
+    state: object,
+    shape: tuple[int, int],
+    *,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype | None = None,
 ) -> Tensor:
-    """Return ``state`` if it is a tensor of ``shape``; else raise a clear error."""
+    """Return ``state`` if it is a tensor of ``shape`` (and of ``dtype`` and on
+    ``device`` when given: the input's); else raise a clear error."""
     if not isinstance(state, Tensor):
         raise TypeError(
             f"{name}: expected {what} as a tensor of shape {list(shape)},"
@@ -171,6 +187,19 @@ def check_tensor_state(
         raise ValueError(
             f"{name}: {what} has batch size {state.shape[0]}"
             f" but the input has batch size {shape[0]}"
+        )
+    if dtype is not None and state.dtype != dtype:
+        raise TypeError(
+            f"{name}: expected {what} of dtype {dtype} (the input's), got {state.dtype}"
+        )
+    want = None if device is None else torch.device(device)
+    if want is not None and (
+        state.device.type != want.type
+        or (want.index is not None and state.device.index != want.index)
+    ):
+        raise ValueError(
+            f"{name}: expected {what} on {device} (the input's device),"
+            f" got {state.device}"
         )
     return state
 

@@ -105,11 +105,18 @@ class GRUCell(ProjectedCellBase):
         if state is None:
             return self.initial_state(batch_size, device=device, dtype=dtype)
         shape = (batch_size, self.hidden_size)
-        return check_tensor_state("GRUCell", "state", state, shape)
+        return check_tensor_state(
+            "GRUCell", "state", state, shape, device=device, dtype=dtype
+        )
 
-    def step(self, gx: Tensor, state: State) -> tuple[Tensor, Tensor]:
+    def step(
+        self, gx: Tensor, state: State, details: dict[str, Tensor] | None = None
+    ) -> tuple[Tensor, Tensor]:
         """The recurrent part: ``gx [B, 3H]`` is ``W_ih x + b_ih`` plus
-        ``b_hr, b_hz`` (see ``input_bias``)."""
+        ``b_hr, b_hz`` (see ``input_bias``).
+
+        ``details``, when given, receives the gates ``r, z, n`` ``[B, H]``.
+        """
         assert isinstance(state, Tensor)
         h = state
         size = self.hidden_size
@@ -123,6 +130,8 @@ class GRUCell(ProjectedCellBase):
         else:
             n = (x_n + torch.nn.functional.linear(r * h, w_n, b_n)).tanh()
         h = n + z * (h - n)
+        if details is not None:
+            details.update(r=r, z=z, n=n)
         return h, h
 
     def extra_repr(self) -> str:

@@ -160,17 +160,26 @@ class LSTMCell(ProjectedCellBase):
                 "LSTMCell: expected state as LSTMState(h, c), a tuple of two"
                 f" tensors, got {got}"
             )
-        h = check_tensor_state(
-            "LSTMCell", "h", state[0], (batch_size, self.output_size)
-        )
-        c = check_tensor_state(
-            "LSTMCell", "c", state[1], (batch_size, self.hidden_size)
+        h, c = (
+            check_tensor_state(
+                "LSTMCell", what, s, (batch_size, size), device=device, dtype=dtype
+            )
+            for what, s, size in (
+                ("h", state[0], self.output_size),
+                ("c", state[1], self.hidden_size),
+            )
         )
         return LSTMState(h, c)
 
-    def step(self, gx: Tensor, state: State) -> tuple[Tensor, LSTMState]:
-        """The recurrent part: ``gx [B, 4H]`` is ``W_ih x + b_ih + b_hh``."""
+    def step(
+        self, gx: Tensor, state: State, details: dict[str, Tensor] | None = None
+    ) -> tuple[Tensor, LSTMState]:
+        """The recurrent part: ``gx [B, 4H]`` is ``W_ih x + b_ih + b_hh``.
+
+        ``details``, when given, receives the gates ``i, f, g, o`` ``[B, H]``.
+        """
         h, c = state
+        assert isinstance(h, Tensor) and isinstance(c, Tensor)
         gates = torch.addmm(gx, h, self.weight_hh.t())
         i, f, g, o = gates.chunk(4, dim=1)
         i, f, g, o = i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()
@@ -178,6 +187,8 @@ class LSTMCell(ProjectedCellBase):
         h = o * c.tanh()
         if self.weight_hr is not None:
             h = h @ self.weight_hr.t()
+        if details is not None:
+            details.update(i=i, f=f, g=g, o=o)
         return h, LSTMState(h, c)
 
     def extra_repr(self) -> str:

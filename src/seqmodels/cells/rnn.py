@@ -89,10 +89,17 @@ class RNNCell(ProjectedCellBase):
         if state is None:
             return self.initial_state(batch_size, device=device, dtype=dtype)
         shape = (batch_size, self.hidden_size)
-        return check_tensor_state("RNNCell", "state", state, shape)
+        return check_tensor_state(
+            "RNNCell", "state", state, shape, device=device, dtype=dtype
+        )
 
-    def step(self, gx: Tensor, state: State) -> tuple[Tensor, Tensor]:
-        """The recurrent part: ``gx [B, H]`` is ``W_ih x + b_ih + b_hh``."""
+    def step(
+        self, gx: Tensor, state: State, details: dict[str, Tensor] | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """The recurrent part: ``gx [B, H]`` is ``W_ih x + b_ih + b_hh``.
+
+        The cell has no gates: ``details`` receives nothing.
+        """
         assert isinstance(state, Tensor)
         pre = torch.addmm(gx, state, self.weight_hh.t())
         h = torch.tanh(pre) if self.nonlinearity == "tanh" else torch.relu(pre)
