@@ -74,6 +74,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="CPU threads; 1 is fastest for a model this small (docs/performance.md)",
     )
     parser.add_argument("--text", type=Path, help="train on this UTF-8 file instead")
+    parser.add_argument(
+        "--show-gates",
+        action="store_true",
+        help="show what each cell's gates do where a word repeats (the second 할)",
+    )
     args = parser.parse_args(argv)
     if args.hidden_size < 1 or args.epochs < 1 or args.threads < 1:
         parser.error("--hidden-size, --epochs and --threads must be positive")
@@ -151,7 +156,41 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name.upper()}: {generated}")
         pad = " " * (len(name) + 2)
         print(f"{pad}{history.epochs} epochs, {seconds:.2f} s; {verdict}")
+        if args.show_gates:
+            show_gates(model, tokenizer, ids)
     return 0 if all_reproduced else 1
+
+
+def show_gates(model: SequenceModel, tokenizer: WordTokenizer, ids: list[int]) -> None:
+    """Print the cell's gates and state at the two places a word repeats.
+
+    The input at both places is the same word ("할" in the preface), so only
+    the memory carried from earlier steps can tell the next words apart. For
+    the hidden units whose state differs most between the two places, the
+    table shows each gate's activation and the state after the step.
+    """
+    repeated = next((i for i in ids if ids.count(i) > 1), None)
+    if repeated is None:
+        print("  (no word repeats in this text: nothing to compare)")
+        return
+    first, second = [t for t, i in enumerate(ids) if i == repeated][:2]
+    with torch.no_grad():
+        trace = model.trace(torch.tensor([ids], device=model.head.weight.device))
+    values = {name: v[0] for name, v in trace.values.items()}
+    state = "c" if "c" in values else "h"
+    names = [n for n in values if n not in ("h", "c")] + [state]
+    word = tokenizer.decode([repeated])
+    for t in (first, second):
+        context = tokenizer.decode(ids[max(t - 2, 0) : t + 2])
+        print(f"  step {t:2d}: {word!r} in '{context}'")
+    gap = (values[state][first] - values[state][second]).abs()
+    units = gap.topk(min(4, gap.numel())).indices.tolist()
+    header = " ".join(f"{n:>5}" for n in names)
+    print(f"  unit | step {first:2d}: {header} | step {second:2d}: {header}")
+    for u in units:
+        a = " ".join(f"{values[n][first, u]:5.2f}" for n in names)
+        b = " ".join(f"{values[n][second, u]:5.2f}" for n in names)
+        print(f"  {u:4d} |          {a} |          {b}")
 
 
 if __name__ == "__main__":

@@ -102,3 +102,15 @@ def test_hunminjeongeum_refuses_a_file_that_is_not_utf8(tmp_path: Path) -> None:
     result = run(ROOT / "examples" / "hunminjeongeum.py", "--text", bad)
     assert result.returncode != 0
     assert "not UTF-8 (byte offset 10)" in result.stderr
+
+
+def test_hunminjeongeum_shows_the_gates_at_the_second_hal() -> None:
+    result = run(
+        ROOT / "examples" / "hunminjeongeum.py",
+        *("--cell", "lstm", "--mode", "lm", "--show-gates"),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "step 13: '할'" in out and "step 42: '할'" in out
+    header = [x for x in out.splitlines() if x.lstrip().startswith("unit |")]
+    assert header and all(g in header[0] for g in (" i ", " f ", " g ", " o ", " c"))

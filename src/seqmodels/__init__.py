@@ -10,10 +10,20 @@ module path.
 from seqmodels.cells import GRUCell, LSTMCell, RNNCell
 from seqmodels.decoding import SequenceDecoder
 from seqmodels.embeddings import Embedding, OneHotEmbedding
+from seqmodels.heads import ManyToOne
+from seqmodels.layers import Bidirectional, Stacked
 from seqmodels.losses import sequence_accuracy, sequence_cross_entropy
 from seqmodels.model import SequenceModel
-from seqmodels.protocols import Cell, LSTMState, ProjectedCell, State, Tokenizer
-from seqmodels.recurrent import Recurrent
+from seqmodels.protocols import (
+    Cell,
+    LSTMState,
+    ProjectedCell,
+    SequenceLayer,
+    State,
+    Tokenizer,
+)
+from seqmodels.recurrent import Recurrent, Trace
+from seqmodels.seq2seq import Encoder, Seq2Seq
 from seqmodels.tokenizers import CharTokenizer, JamoTokenizer, WordTokenizer
 from seqmodels.training import Callback, History, StopWhenReproduced, Trainer
 from seqmodels.vocabulary import UnknownTokenError, Vocabulary
@@ -21,24 +31,31 @@ from seqmodels.vocabulary import UnknownTokenError, Vocabulary
 __version__ = "0.1.0"
 
 __all__ = [
+    "Bidirectional",
     "Callback",
     "Cell",
     "CharTokenizer",
     "Embedding",
+    "Encoder",
     "GRUCell",
     "History",
     "JamoTokenizer",
     "LSTMCell",
     "LSTMState",
+    "ManyToOne",
     "OneHotEmbedding",
     "ProjectedCell",
     "RNNCell",
     "Recurrent",
+    "Seq2Seq",
     "SequenceDecoder",
+    "SequenceLayer",
     "SequenceModel",
+    "Stacked",
     "State",
     "StopWhenReproduced",
     "Tokenizer",
+    "Trace",
     "Trainer",
     "UnknownTokenError",
     "Vocabulary",

@@ -2,4 +2,7 @@
 
 from seqmodels.cli import main
 
-raise SystemExit(main())
+__all__: list[str] = []
+
+if __name__ == "__main__":  # importing this module (doctest collection) runs nothing
+    raise SystemExit(main())
