@@ -24,8 +24,19 @@ from seqmodels.protocols import (
 )
 from seqmodels.recurrent import Recurrent, Trace
 from seqmodels.seq2seq import Encoder, Seq2Seq
+from seqmodels.serialization import load_model, save_model
 from seqmodels.tokenizers import CharTokenizer, JamoTokenizer, WordTokenizer
-from seqmodels.training import Callback, History, StopWhenReproduced, Trainer
+from seqmodels.training import (
+    Callback,
+    Checkpoint,
+    EarlyStopping,
+    History,
+    LRScheduler,
+    ProgressBar,
+    StopWhenReproduced,
+    Trainer,
+)
+from seqmodels.training.data import SequenceDataset, TokenWindows
 from seqmodels.vocabulary import UnknownTokenError, Vocabulary
 
 __version__ = "0.1.0"
@@ -35,25 +46,31 @@ __all__ = [
     "Callback",
     "Cell",
     "CharTokenizer",
+    "Checkpoint",
+    "EarlyStopping",
     "Embedding",
     "Encoder",
     "GRUCell",
     "History",
     "JamoTokenizer",
+    "LRScheduler",
     "LSTMCell",
     "LSTMState",
     "ManyToOne",
     "OneHotEmbedding",
+    "ProgressBar",
     "ProjectedCell",
     "RNNCell",
     "Recurrent",
     "Seq2Seq",
+    "SequenceDataset",
     "SequenceDecoder",
     "SequenceLayer",
     "SequenceModel",
     "Stacked",
     "State",
     "StopWhenReproduced",
+    "TokenWindows",
     "Tokenizer",
     "Trace",
     "Trainer",
@@ -61,6 +78,8 @@ __all__ = [
     "Vocabulary",
     "WordTokenizer",
     "__version__",
+    "load_model",
+    "save_model",
     "sequence_accuracy",
     "sequence_cross_entropy",
 ]

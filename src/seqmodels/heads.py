@@ -110,7 +110,11 @@ class ManyToOne(nn.Module):
                 )
         self.embedding = embedding
         self.recurrent = recurrent
-        self.head = nn.Linear(recurrent.output_size, output_size)
+        # Made empty and drawn below: nothing is drawn from the global generator.
+        like = next(recurrent.parameters(), torch.empty(0))
+        size = recurrent.output_size
+        self.head = nn.Linear(size, output_size, device="meta", dtype=like.dtype)
+        self.head.to_empty(device=like.device)
         bound = 1.0 / math.sqrt(recurrent.output_size)
         with torch.no_grad():
             for p in self.head.parameters():

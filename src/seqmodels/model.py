@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from pathlib import Path
 from typing import cast
 
@@ -91,7 +92,11 @@ class SequenceModel(nn.Module):
         self.embedding = embedding
         self.recurrent: SequenceLayer = recurrent
         self.vocab_size = vocab_size
-        self.head = nn.Linear(recurrent.output_size, vocab_size)
+        # Made empty and drawn below: nothing is drawn from the global generator.
+        like = next(self.recurrent_parameters(), torch.empty(0))
+        size = recurrent.output_size
+        self.head = nn.Linear(size, vocab_size, device="meta", dtype=like.dtype)
+        self.head.to_empty(device=like.device)
         self.reset_head(generator)
 
     @property
@@ -111,6 +116,11 @@ class SequenceModel(nn.Module):
         """How many ids the embedding accepts, when it says so."""
         size = getattr(self.embedding, "vocab_size", None)
         return size if isinstance(size, int) else None
+
+    def recurrent_parameters(self) -> Iterator[nn.Parameter]:
+        """The parameters of the recurrent layer (and its cells)."""
+        layer = self.recurrent
+        return layer.parameters() if isinstance(layer, nn.Module) else iter(())
 
     def reset_head(self, generator: torch.Generator | None = None) -> None:
         """Draw the head's parameters uniform in ``[-1/sqrt(H), 1/sqrt(H)]``."""

@@ -1,4 +1,8 @@
-"""History: the figures of a training run, one record per epoch."""
+"""History: the figures of a training run, one record per epoch.
+
+To and from JSON and CSV; ``plot`` draws the curves with matplotlib (the
+optional ``seqmodels[plot]`` extra).
+"""
 
 from __future__ import annotations
 
@@ -64,7 +68,10 @@ class History:
         return self.records[-1].get("seconds", 0.0) if self.records else 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"records": self.records, "stop_reason": self.stop_reason}
+        return {
+            "records": [dict(r) for r in self.records],
+            "stop_reason": self.stop_reason,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> History:
@@ -95,3 +102,73 @@ class History:
         if path is not None:
             Path(path).write_text(out.getvalue(), encoding="utf-8")
         return out.getvalue()
+
+    @classmethod
+    def from_csv(cls, source: str | Path) -> History:
+        """Read records from CSV text or a file written by ``to_csv`` (empty
+        cells are figures an epoch did not have).
+
+        >>> h = History([{"epoch": 1, "loss": 0.5}, {"epoch": 2, "loss": 0.25}])
+        >>> History.from_csv(h.to_csv()).records == h.records
+        True
+        """
+        text = str(source)
+        if "\n" not in text:
+            text = Path(source).read_text(encoding="utf-8")
+        records: list[dict[str, float]] = []
+        for line, row in enumerate(csv.DictReader(io.StringIO(text)), start=2):
+            record: dict[str, float] = {}
+            for name, cell in row.items():
+                if cell in (None, ""):
+                    continue
+                try:
+                    value = float(cell)
+                except ValueError:
+                    raise ValueError(
+                        f"History.from_csv: line {line}, column {name!r}: expected a"
+                        f" number, got {cell!r}"
+                    ) from None
+                record[name] = int(value) if name == "epoch" else value
+            records.append(record)
+        return cls(records)
+
+    def plot(self, path: str | Path) -> Path:
+        """Draw the loss and accuracy curves (training, and validation when
+        recorded) over the epochs into an image file (PNG by its suffix).
+
+        Needs matplotlib: ``pip install "seqmodels[plot]"``. Draws on its own
+        figure with the Agg backend, so it works without a display and leaves
+        pyplot's state alone.
+        """
+        try:
+            from matplotlib.backends.backend_agg import FigureCanvasAgg
+            from matplotlib.figure import Figure
+        except ImportError:
+            raise ImportError(
+                "History.plot needs matplotlib; install it with"
+                ' pip install "seqmodels[plot]"'
+            ) from None
+        if not self.records:
+            raise ValueError("History.plot: no epoch has been recorded yet")
+        figure = Figure(figsize=(10, 4), layout="constrained")
+        FigureCanvasAgg(figure)
+        panels = [("loss", "loss"), ("accuracy", "accuracy")]
+        for index, (name, label) in enumerate(panels, start=1):
+            axes = figure.add_subplot(1, len(panels), index)
+            for prefix, style in (("", "-"), ("val_", "--")):
+                key = prefix + name
+                points = [
+                    (r.get("epoch", i + 1), r[key])
+                    for i, r in enumerate(self.records)
+                    if key in r
+                ]
+                if points:
+                    xs, ys = zip(*points, strict=True)
+                    axes.plot(xs, ys, style, label=key)
+            axes.set_xlabel("epoch")
+            axes.set_ylabel(label)
+            if axes.lines:
+                axes.legend()
+        target = Path(path)
+        figure.savefig(target)
+        return target

@@ -1,0 +1,330 @@
+"""One saved-model artifact: a folder with the config, the weights and the
+tokenizer, loaded without unpickling anything.
+
+The folder holds:
+
+- ``config.json``: how to rebuild the model (the embedding's kind and sizes,
+  the cell's class and constructor arguments, ``vocab_size``, the dtype), the
+  weights file's name and format, and the tokenizer's vocabulary fingerprint;
+- ``model.safetensors`` when the ``safetensors`` package is installed, else
+  ``weights.pt``: ``torch.save`` of a plain dict of tensors, read back with
+  ``weights_only=True``;
+- ``tokenizer.json`` (if a tokenizer was given), written by its own ``save``.
+
+Loading checks the tokenizer's fingerprint against the config, so that a
+vocabulary changed after training is refused instead of silently mapping ids
+to the wrong tokens. Tensors saved on a GPU load onto the CPU first.
+
+Not handled: models whose cell or embedding is not a built-in one (save their
+``state_dict`` and rebuild them in code) and stacked or bidirectional layers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from seqmodels.cells import GRUCell, LSTMCell, RNNCell
+from seqmodels.embeddings import Embedding, OneHotEmbedding
+from seqmodels.model import SequenceModel
+from seqmodels.protocols import Tokenizer
+from seqmodels.recurrent import Recurrent
+from seqmodels.training.checkpoint import (
+    CheckpointError,
+    atomic_save,
+    check_state_dict,
+    read_tensors,
+)
+from seqmodels.training.trainer import resolve_device
+from seqmodels.vocabulary import read_json, write_json
+
+__all__ = ["FORMAT", "VERSION", "load_model", "save_model"]
+
+FORMAT = "seqmodels.model"
+VERSION = 1
+
+CONFIG = "config.json"
+TOKENIZER = "tokenizer.json"
+DTYPES = {
+    "float32": torch.float32,
+    "float64": torch.float64,
+    "float16": torch.float16,
+    "bfloat16": torch.bfloat16,
+}
+
+
+def _has_safetensors() -> bool:
+    try:
+        import safetensors.torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+# -- the config ----------------------------------------------------------------
+
+
+def _embedding_config(embedding: object) -> dict[str, Any]:
+    if type(embedding) is OneHotEmbedding:
+        dtype = embedding.dtype
+        return {
+            "kind": "one_hot",
+            "vocab_size": embedding.vocab_size,
+            "dtype": None if dtype is None else str(dtype).removeprefix("torch."),
+        }
+    if type(embedding) is Embedding:
+        return {
+            "kind": "learned",
+            "vocab_size": embedding.vocab_size,
+            "embedding_size": embedding.embedding_size,
+        }
+    raise TypeError(
+        f"save_model: cannot describe the embedding {type(embedding).__name__} in a"
+        " config; save_model knows OneHotEmbedding and Embedding. Save"
+        " model.state_dict() with torch.save and rebuild the model in code"
+    )
+
+
+def _cell_config(model: SequenceModel) -> dict[str, Any]:
+    layer = model.recurrent
+    cell = layer.cell if type(layer) is Recurrent else layer
+    if type(cell) not in (RNNCell, LSTMCell, GRUCell):
+        name = type(cell).__name__
+        raise TypeError(
+            f"save_model: cannot describe the cell {name} in a config; save_model"
+            " knows one RNNCell, LSTMCell or GRUCell layer (not yet stacked or"
+            " bidirectional layers). For your own cell, save"
+            " model.state_dict() with torch.save, rebuild the model in code and"
+            " load_state_dict(torch.load(path, weights_only=True))"
+        )
+    assert isinstance(cell, RNNCell | LSTMCell | GRUCell)
+    args: dict[str, Any] = {
+        "input_size": cell.input_size,
+        "hidden_size": cell.hidden_size,
+        "bias": bool(getattr(cell, "bias", True)),
+    }
+    if isinstance(cell, RNNCell):
+        args["nonlinearity"] = cell.nonlinearity
+    elif isinstance(cell, LSTMCell):
+        args["proj_size"] = cell.proj_size
+        args["forget_bias"] = cell.forget_bias
+    elif isinstance(cell, GRUCell):
+        args["reset_after"] = bool(cell.reset_after)
+    reverse = bool(getattr(layer, "reverse", False))
+    return {"class": type(cell).__name__, "args": args, "reverse": reverse}
+
+
+def _build(config: dict[str, Any], where: str) -> SequenceModel:
+    """The model a config describes, with freshly drawn weights."""
+    try:
+        dtype = DTYPES[config["dtype"]]
+        spec = config["embedding"]
+        embedding: OneHotEmbedding | Embedding
+        if spec["kind"] == "one_hot":
+            one_hot_dtype = spec.get("dtype")
+            embedding = OneHotEmbedding(
+                int(spec["vocab_size"]),
+                dtype=None if one_hot_dtype is None else DTYPES[one_hot_dtype],
+            )
+        elif spec["kind"] == "learned":
+            embedding = Embedding(
+                int(spec["vocab_size"]), int(spec["embedding_size"]), dtype=dtype
+            )
+        else:
+            raise ValueError(f"unknown embedding kind {spec['kind']!r}")
+        cells = {"RNNCell": RNNCell, "LSTMCell": LSTMCell, "GRUCell": GRUCell}
+        cell_class = cells[config["cell"]["class"]]
+        cell = cell_class(**config["cell"]["args"], dtype=dtype)
+        layer: Recurrent | RNNCell | LSTMCell | GRUCell = cell
+        if config["cell"].get("reverse", False):
+            layer = Recurrent(cell, reverse=True)
+        model = SequenceModel(embedding, layer, int(config["vocab_size"]))
+    except (KeyError, TypeError, ValueError) as error:
+        raise ValueError(
+            f"load_model: {where} does not describe a model seqmodels can build"
+            f" ({type(error).__name__}: {error})"
+        ) from None
+    return model.to(dtype)
+
+
+# -- saving and loading --------------------------------------------------------
+
+
+def save_model(
+    model: SequenceModel,
+    directory: str | Path,
+    tokenizer: Tokenizer | None = None,
+) -> Path:
+    """Save ``model`` (and ``tokenizer``) as one folder; returns its path.
+
+    The folder is created if needed; files of an earlier save are replaced,
+    each atomically, with ``config.json`` written last.
+
+    >>> import tempfile
+    >>> from seqmodels import GRUCell, OneHotEmbedding, SequenceModel
+    >>> model = SequenceModel(OneHotEmbedding(5), GRUCell(5, 3), vocab_size=5)
+    >>> folder = save_model(model, tempfile.mkdtemp())
+    >>> loaded, tokenizer = load_model(folder)
+    >>> type(loaded.cell).__name__, tokenizer
+    ('GRUCell', None)
+    """
+    if not isinstance(model, SequenceModel):
+        raise TypeError(
+            f"save_model: expected a SequenceModel, got {type(model).__name__}"
+        )
+    folder = Path(directory)
+    config: dict[str, Any] = {
+        "format": FORMAT,
+        "version": VERSION,
+        "embedding": _embedding_config(model.embedding),
+        "cell": _cell_config(model),
+        "vocab_size": model.vocab_size,
+        "dtype": str(model.head.weight.dtype).removeprefix("torch."),
+        "tokenizer": None,
+    }
+    if config["dtype"] not in DTYPES:
+        raise ValueError(f"save_model: cannot save weights of dtype {config['dtype']}")
+    folder.mkdir(parents=True, exist_ok=True)
+
+    # The tokenizer, with the fingerprint of its vocabulary.
+    if tokenizer is not None:
+        if not hasattr(tokenizer, "save") or not hasattr(
+            tokenizer.vocab, "fingerprint"
+        ):
+            raise TypeError(
+                "save_model: the tokenizer needs save(path) and a vocabulary with"
+                f" a fingerprint (the built-in tokenizers), got"
+                f" {type(tokenizer).__name__}"
+            )
+        if len(tokenizer.vocab) > model.vocab_size:
+            raise ValueError(
+                f"save_model: the tokenizer has {len(tokenizer.vocab)} tokens but"
+                f" the model scores only {model.vocab_size}"
+            )
+        tokenizer.save(folder / TOKENIZER)
+        config["tokenizer"] = {
+            "file": TOKENIZER,
+            "fingerprint": tokenizer.vocab.fingerprint,
+        }
+
+    # The weights: plain tensors on the CPU, contiguous.
+    tensors = {
+        name: value.detach().to("cpu").contiguous()
+        for name, value in model.state_dict().items()
+    }
+    if _has_safetensors():
+        import safetensors.torch
+
+        weights = {"file": "model.safetensors", "format": "safetensors"}
+        fd, temporary = tempfile.mkstemp(dir=folder, suffix=".tmp")
+        os.close(fd)
+        try:
+            safetensors.torch.save_file(tensors, temporary)
+            os.replace(temporary, folder / weights["file"])
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+    else:
+        weights = {"file": "weights.pt", "format": "torch"}
+        atomic_save(tensors, folder / weights["file"])
+    config["weights"] = weights
+    write_json(folder / CONFIG, config)
+    return folder
+
+
+def load_model(
+    directory: str | Path, *, device: str = "cpu"
+) -> tuple[SequenceModel, Tokenizer | None]:
+    """Load a folder written by ``save_model``: ``(model, tokenizer or None)``.
+
+    The model is in evaluation mode, on ``device`` (``"cpu"``, ``"cuda"``,
+    ``"auto"``, ...). Raises ``ValueError`` (``CheckpointError`` for the
+    weights) for a folder that is incomplete, corrupt, of another format,
+    holding pickled code, or whose tokenizer does not match the weights.
+    """
+    folder = Path(directory)
+    target = resolve_device(device, name="load_model")
+    config_path = folder / CONFIG
+    if not config_path.is_file():
+        raise FileNotFoundError(
+            f"load_model: no {CONFIG} in {folder}; is it a folder written by"
+            " save_model?"
+        )
+    config = read_json(config_path, "load_model")
+    if (
+        not isinstance(config, dict)
+        or config.get("format") != FORMAT
+        or config.get("version") != VERSION
+    ):
+        got = (
+            f"format {config.get('format')!r} version {config.get('version')!r}"
+            if isinstance(config, dict)
+            else json.dumps(config)[:40]
+        )
+        raise ValueError(
+            f"load_model: {config_path} is not a seqmodels model: expected format"
+            f" {FORMAT!r} version {VERSION}, got {got}"
+        )
+    model = _build(config, str(config_path))
+
+    # The weights, read without unpickling anything.
+    weights = config.get("weights") or {}
+    path = folder / str(weights.get("file", ""))
+    if weights.get("format") == "safetensors":
+        if not _has_safetensors():
+            raise ImportError(
+                f"load_model: {path} is in safetensors format; install it with"
+                " pip install safetensors"
+            )
+        import safetensors.torch
+
+        try:
+            state: Any = safetensors.torch.load_file(str(path), device="cpu")
+        except Exception as error:
+            raise CheckpointError(
+                f"load_model: cannot read {path}: the file is missing, truncated or"
+                f" corrupt ({type(error).__name__}: {error})"
+            ) from None
+    elif weights.get("format") == "torch":
+        state = read_tensors(path, "load_model")
+    else:
+        raise ValueError(
+            f"load_model: {config_path} names no weights file in a known format,"
+            f" got {weights!r}"
+        )
+    if not isinstance(state, dict) or not all(
+        isinstance(v, Tensor) for v in state.values()
+    ):
+        raise CheckpointError(f"load_model: {path} is not a dict of tensors")
+    check_state_dict(model, state, str(path), "load_model")
+    _load_weights(model, state)
+
+    # The tokenizer, checked against the vocabulary the weights were saved with.
+    tokenizer = None
+    spec = config.get("tokenizer")
+    if spec is not None:
+        from seqmodels.tokenizers import load_tokenizer
+
+        tokenizer_path = folder / str(spec.get("file", TOKENIZER))
+        tokenizer = load_tokenizer(tokenizer_path)
+        found = tokenizer.vocab.fingerprint
+        if found != spec.get("fingerprint"):
+            raise ValueError(
+                f"load_model: the tokenizer in {tokenizer_path} has vocabulary"
+                f" fingerprint {found[:12]}..., but the weights were saved with"
+                f" {str(spec.get('fingerprint'))[:12]}...; the vocabulary changed"
+                " after saving and ids would map to the wrong tokens. Save the"
+                " model again with the tokenizer it was trained with"
+            )
+    return model.to(target).eval(), tokenizer
+
+
+def _load_weights(model: nn.Module, state: dict[str, Tensor]) -> None:
+    with torch.no_grad():
+        model.load_state_dict(state)
