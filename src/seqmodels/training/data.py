@@ -261,7 +261,8 @@ class Batches:
     process's whole share one batch, in dataset order.
 
     >>> batches = Batches(SequenceDataset([[1, 2], [3, 4], [5, 6]]), batch_size=2)
-    >>> [b.ids.shape[0] for b in batches.epoch(1)]
+    >>> sizes = [b.ids.shape[0] for b in batches.epoch(1)]
+    >>> sizes
     [2, 1]
     """
 
