@@ -19,8 +19,9 @@ embedding uses) are ``gx = W_ih x + b`` already. The kernels always multiply
 their input by ``weight_ih``, so here it gets the identity ``[G, G]``, which is
 exact (each output is one product with 1 plus products with 0), and the biases
 that ``gx`` already holds are zero. That costs ``B T G²`` multiplications,
-cheap beside the loop's per-step overhead while ``G`` is small; above
-``PROJECTED_MAX_GATES`` the loop is faster and is used.
+cheap beside the loop's per-step overhead while ``B G²`` is small; above
+``PROJECTED_MAX_COST`` the loop is faster (measured on a 2-core CPU: see
+docs/performance.md) and is used.
 """
 
 from __future__ import annotations
@@ -34,17 +35,18 @@ from seqmodels.cells import GRUCell, LSTMCell, RNNCell
 from seqmodels.protocols import LSTMState, State
 
 __all__ = [
-    "PROJECTED_MAX_GATES",
+    "PROJECTED_MAX_COST",
     "can_fuse",
     "can_fuse_projected",
     "run_fused",
     "run_fused_projected",
 ]
 
-PROJECTED_MAX_GATES = 512
-"""Largest ``G`` for which ``run_fused_projected`` is used (measured: the
-identity product outgrows the loop's overhead above it; see
-docs/performance.md)."""
+PROJECTED_MAX_COST = 2**21
+"""Largest ``B * G * G`` for which ``run_fused_projected`` is used: above it the
+identity product costs more than the loop's per-step overhead saves (measured
+on a CPU: at ``B = 32`` the break-even is ``G`` of about 256, at ``B = 1``
+beyond 1024)."""
 
 _FUSED_TYPES = (LSTMCell, GRUCell, RNNCell)
 
@@ -74,9 +76,11 @@ def can_fuse(cell: object, like: Tensor) -> TypeGuard[LSTMCell | GRUCell | RNNCe
 def can_fuse_projected(
     cell: object, gx: Tensor
 ) -> TypeGuard[LSTMCell | GRUCell | RNNCell]:
-    """``can_fuse``, and ``G`` at most ``PROJECTED_MAX_GATES`` (see the module
-    docstring)."""
-    return can_fuse(cell, gx) and gx.shape[2] <= PROJECTED_MAX_GATES
+    """``can_fuse``, and ``B * G * G`` at most ``PROJECTED_MAX_COST`` (see the
+    module docstring)."""
+    if not can_fuse(cell, gx):
+        return False
+    return gx.shape[0] * gx.shape[2] * gx.shape[2] <= PROJECTED_MAX_COST
 
 
 def run_fused(
@@ -86,6 +90,15 @@ def run_fused(
     ``(outputs [B, T, H], final state)``, the state of the cell's own kind.
 
     The caller checks ``can_fuse(cell, xs)`` first.
+
+    >>> import torch
+    >>> from seqmodels import LSTMCell
+    >>> cell, xs = LSTMCell(3, 4), torch.zeros(2, 5, 3)
+    >>> can_fuse(cell, xs)
+    True
+    >>> outputs, state = run_fused(cell, xs)
+    >>> outputs.shape, state.h.shape
+    (torch.Size([2, 5, 4]), torch.Size([2, 4]))
     """
     params: list[Tensor] = [cell.weight_ih, cell.weight_hh]
     if cell.bias_ih is not None and cell.bias_hh is not None:
