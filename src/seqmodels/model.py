@@ -10,6 +10,7 @@ from typing import cast
 import torch
 from torch import Tensor, nn
 
+from seqmodels.embeddings import Embedding as LearnedEmbedding
 from seqmodels.embeddings import check_ids
 from seqmodels.layers import as_layer, layer_input_projection, run_layer, trace_layer
 from seqmodels.protocols import (
@@ -199,7 +200,9 @@ class SequenceModel(nn.Module):
         """The layer's input for ids: its input projection when it has one
         (``True``), else the embedding's vectors (``False``)."""
         projection = layer_input_projection(self.recurrent)
-        if projection is None:
+        if projection is None or type(self.embedding) is LearnedEmbedding:
+            # A learned embedding's projection is the same product the layer
+            # does itself, where torch's fused kernel can run it.
             return self.embedding(ids), False
         size = self.input_vocab_size
         if size is not None:

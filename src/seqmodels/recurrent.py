@@ -252,8 +252,7 @@ class Recurrent(nn.Module):
         a cell without one. ``forward_projected`` takes its result."""
         if not self._projected:
             return None
-        cell = self.cell
-        assert isinstance(cell, ProjectedCell)
+        cell = cast(ProjectedCell, self.cell)  # checked once, in __init__
         return cell.input_weight, cell.input_bias
 
     def forward(
@@ -267,8 +266,7 @@ class Recurrent(nn.Module):
         if lengths is None and not self.reverse and fused.can_fuse(self.cell, xs):
             return fused.run_fused(self.cell, xs, state)  # torch's own kernel
         if self._projected:
-            cell = self.cell
-            assert isinstance(cell, ProjectedCell)
+            cell = cast(ProjectedCell, self.cell)  # checked once, in __init__
             gx = nn.functional.linear(xs, cell.input_weight, cell.input_bias)
             return self._run(gx, state, lengths, projected=True)
         return self._run(xs, state, lengths, projected=False)
@@ -343,10 +341,11 @@ class Recurrent(nn.Module):
         batch, steps = inputs.shape[0], inputs.shape[1]
         checked = self._check_lengths(lengths, batch, steps, inputs.device)
         if projected:
-            assert isinstance(cell, ProjectedCell)
-            where = {"device": inputs.device, "dtype": inputs.dtype}
-            state = cell.check_state(state, batch, **where)  # type: ignore[arg-type]
-            step = cast(StepFn, cell.step)
+            projected_cell = cast(ProjectedCell, cell)  # checked once, in __init__
+            state = projected_cell.check_state(
+                state, batch, device=inputs.device, dtype=inputs.dtype
+            )
+            step = cast(StepFn, projected_cell.step)
         else:
             if state is None:
                 state = cell.initial_state(
@@ -360,14 +359,16 @@ class Recurrent(nn.Module):
             inputs = reverse_padded(inputs, checked)
         valid_steps = steps if checked is None else int(checked.max())
 
+        # unbind, not inputs[:, t]: the backward pass then stacks the steps'
+        # gradients once instead of writing a [B, T, ·] tensor at every step.
         outputs: list[Tensor] = []
         collected: dict[str, list[Tensor]] = {}
-        for t in range(valid_steps):
+        for t, x_t in enumerate(inputs.unbind(1)[:valid_steps]):
             details: dict[str, Tensor] | None = {} if with_details else None
             if details is None:
-                out, new_state = step(inputs[:, t], state)
+                out, new_state = step(x_t, state)
             else:
-                out, new_state = step(inputs[:, t], state, details=details)
+                out, new_state = step(x_t, state, details=details)
             keep = None if checked is None else (checked > t).unsqueeze(1)
             if keep is not None:
                 out = out.masked_fill(~keep, 0.0)
