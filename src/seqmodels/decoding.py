@@ -22,22 +22,40 @@ continuations by total log-probability and returns the finished one with
 the best ``sum(log p) / length ** length_penalty``, where ``length`` counts
 the new tokens, a stop token included. It is deterministic, so it does not
 combine with ``temperature``, ``top_k`` or ``top_p``.
+
+This module checks a call's arguments and hands it to a strategy. The pieces
+live in the modules above it: ``seqmodels.sampling`` (greedy and sampling;
+``top_k_filter``, ``top_p_filter`` and ``apply_repetition_penalty`` are
+re-exported here), ``seqmodels.beam``, ``seqmodels.decoded_text`` (stop
+strings and streamed text) and ``seqmodels.generation_options`` (the checks).
 """
 
 from __future__ import annotations
 
-import math
-import operator
-import unicodedata
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
+from seqmodels.beam import beam_search
+from seqmodels.decoded_text import DecodedText
+from seqmodels.generation_options import (
+    GenerationOptions,
+    as_generator,
+    as_stops,
+    check_ids,
+    encode_prompt,
+    stop_token_ids,
+)
 from seqmodels.model import SequenceModel
 from seqmodels.protocols import State, Tokenizer
 from seqmodels.recurrent import map_state
+from seqmodels.sampling import (
+    apply_repetition_penalty,
+    sample_steps,
+    top_k_filter,
+    top_p_filter,
+)
 
 __all__ = [
     "SequenceDecoder",
@@ -47,235 +65,6 @@ __all__ = [
 ]
 
 _NAME = "SequenceDecoder"
-
-
-# -- the steps from scores to the next id, usable on their own ----------------
-
-
-def top_k_filter(logits: Tensor, k: int) -> Tensor:
-    """``logits [..., V]`` with all but the ``k`` highest set to ``-inf``.
-
-    ``k`` larger than ``V`` keeps everything; ties at the boundary go to the
-    lower id.
-
-    >>> import torch
-    >>> top_k_filter(torch.tensor([1.0, 3.0, 2.0]), 2)
-    tensor([-inf, 3., 2.])
-    """
-    k = min(k, logits.shape[-1])
-    order = torch.sort(logits, dim=-1, descending=True, stable=True).indices
-    drop = torch.ones_like(logits, dtype=torch.bool)
-    drop.scatter_(-1, order[..., :k], False)
-    return logits.masked_fill(drop, -math.inf)
-
-
-def top_p_filter(logits: Tensor, p: float) -> Tensor:
-    """``logits [..., V]`` with ``-inf`` outside the nucleus: the smallest set of
-    the most probable tokens whose probabilities add up to at least ``p``.
-
-    >>> import torch
-    >>> probs = torch.tensor([0.1, 0.6, 0.3])
-    >>> top_p_filter(probs.log(), 0.8).exp()
-    tensor([0.0000, 0.6000, 0.3000])
-    """
-    if p >= 1.0:
-        return logits
-    probs = torch.softmax(logits.double(), dim=-1)
-    sorted_probs, order = torch.sort(probs, dim=-1, descending=True, stable=True)
-    mass_before = torch.cumsum(sorted_probs, dim=-1) - sorted_probs
-    drop_sorted = mass_before >= p  # the most probable token always stays
-    drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
-    return logits.masked_fill(drop, -math.inf)
-
-
-def apply_repetition_penalty(logits: Tensor, seen: Tensor, penalty: float) -> Tensor:
-    """Scores ``[B, V]`` with the tokens marked in ``seen [B, V]`` (bool) made
-    less likely: a positive score is divided by ``penalty``, another one
-    multiplied by it. ``penalty = 1`` changes nothing.
-
-    >>> import torch
-    >>> seen = torch.tensor([[True, True, False]])
-    >>> apply_repetition_penalty(torch.tensor([[2.0, -1.0, 2.0]]), seen, 2.0)
-    tensor([[ 1., -2.,  2.]])
-    """
-    if penalty == 1.0:
-        return logits
-    penalized = torch.where(logits > 0, logits / penalty, logits * penalty)
-    return torch.where(seen, penalized, logits)
-
-
-# -- options -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Options:
-    """The checked options of one call."""
-
-    max_new_tokens: int
-    temperature: float = 0.0
-    top_k: int | None = None
-    top_p: float | None = None
-    repetition_penalty: float = 1.0
-    beam_width: int = 1
-    length_penalty: float = 1.0
-
-    def __post_init__(self) -> None:
-        _check_int("max_new_tokens", self.max_new_tokens, low=0)
-        _check_number("temperature", self.temperature)
-        if self.temperature < 0:
-            raise ValueError(
-                f"{_NAME}: temperature must be a finite number >= 0 (0 is greedy),"
-                f" got {self.temperature}"
-            )
-        if self.top_k is not None:
-            _check_int("top_k", self.top_k, low=1, extra=" or None")
-        if self.top_p is not None:
-            _check_number("top_p", self.top_p)
-            if not 0 < self.top_p <= 1:
-                raise ValueError(
-                    f"{_NAME}: top_p must be in (0, 1] (1 keeps everything),"
-                    f" got {self.top_p}"
-                )
-        _check_number("repetition_penalty", self.repetition_penalty)
-        if self.repetition_penalty <= 0:
-            raise ValueError(
-                f"{_NAME}: repetition_penalty must be > 0 (1 is none),"
-                f" got {self.repetition_penalty}"
-            )
-        _check_int("beam_width", self.beam_width, low=1)
-        _check_number("length_penalty", self.length_penalty)
-        if self.beam_width > 1 and (
-            self.temperature > 0 or self.top_k is not None or self.top_p is not None
-        ):
-            raise ValueError(
-                f"{_NAME}: beam search (beam_width={self.beam_width}) is"
-                " deterministic; temperature, top_k and top_p apply to sampling"
-                " with beam_width=1"
-            )
-
-    @property
-    def samples(self) -> bool:
-        return self.temperature > 0
-
-
-def _check_int(name: str, value: object, *, low: int, extra: str = "") -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(
-            f"{_NAME}: {name} must be an int{extra}, got {type(value).__name__}"
-        )
-    if value < low:
-        raise ValueError(f"{_NAME}: {name} must be >= {low}{extra}, got {value}")
-
-
-def _check_number(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"{_NAME}: {name} must be a number, got {type(value).__name__}")
-    if not math.isfinite(value):
-        raise ValueError(f"{_NAME}: {name} must be finite, got {value}")
-
-
-def _generator(seed: object, device: torch.device) -> torch.Generator:
-    if isinstance(seed, torch.Generator):
-        return seed
-    generator = torch.Generator(device=device)
-    if seed is None:
-        generator.seed()
-    elif isinstance(seed, int) and not isinstance(seed, bool):
-        generator.manual_seed(seed)
-    else:
-        raise TypeError(
-            f"{_NAME}: seed must be an int, a torch.Generator or None,"
-            f" got {type(seed).__name__}"
-        )
-    return generator
-
-
-def _pick(logits: Tensor, options: _Options, generator: torch.Generator) -> Tensor:
-    """The next ids ``[B]`` from processed scores ``[B, V]``."""
-    greedy = logits.argmax(dim=-1)
-    if not options.samples:
-        return greedy
-    top = logits.max(dim=-1, keepdim=True).values
-    broken = ~torch.isfinite(top)  # a model that gave inf or NaN: stay greedy
-    scaled = (logits.double() - top.double()) / options.temperature
-    scaled = scaled.masked_fill(broken, 0.0)
-    if options.top_k is not None:
-        scaled = top_k_filter(scaled, options.top_k)
-    if options.top_p is not None:
-        scaled = top_p_filter(scaled, options.top_p)
-    probs = torch.softmax(scaled, dim=-1)
-    drawn = torch.multinomial(probs, 1, generator=generator).squeeze(1)
-    return torch.where(broken.squeeze(1), greedy, drawn)
-
-
-# -- text bookkeeping for stop strings and streaming ---------------------------
-
-
-class _Text:
-    """The decoded text of one row as ids arrive: where a stop string cuts it,
-    and which part of it is safe to stream."""
-
-    def __init__(
-        self, tokenizer: Tokenizer, prompt_ids: list[int], stops: tuple[str, ...]
-    ) -> None:
-        self.tokenizer = tokenizer
-        self.ids = list(prompt_ids)
-        self.prompt = tokenizer.decode(self.ids)
-        self.text = self.prompt
-        self.stops = stops
-        self.stopped = False
-        self._streamed = unicodedata.normalize("NFD", self.prompt)
-
-    def _start(self, text: str) -> int:
-        """Where the continuation starts in ``text`` (the prompt's last
-        character may change when a jamo tokenizer composes a syllable)."""
-        n = min(len(self.prompt), len(text))
-        i = 0
-        while i < n and self.prompt[i] == text[i]:
-            i += 1
-        return i
-
-    def find_stop(self, text: str) -> int | None:
-        """The index in ``text`` of the first stop string after the prompt."""
-        start = self._start(text)
-        found = [i for s in self.stops if (i := text.find(s, start)) >= 0]
-        return min(found) if found else None
-
-    def push(self, new_id: int) -> None:
-        self.ids.append(new_id)
-        text = self.tokenizer.decode(self.ids)
-        cut = self.find_stop(text)
-        if cut is not None:
-            text, self.stopped = text[:cut], True
-        self.text = text
-
-    def piece(self, *, final: bool) -> str:
-        """The text that came since the last piece, as ``str``; a suffix that
-        may still turn into a stop string is held back until it is decided."""
-        visible = self.text
-        if not (final or self.stopped):
-            start = self._start(visible)
-            held = max(
-                (
-                    k
-                    for s in self.stops
-                    for k in range(1, len(s))
-                    if len(visible) - k >= start and visible.endswith(s[:k])
-                ),
-                default=0,
-            )
-            visible = visible[: len(visible) - held]
-        decomposed = unicodedata.normalize("NFD", visible)
-        if not decomposed.startswith(self._streamed):
-            if not final:
-                return ""  # wait for the tokenizer's text to settle
-            raise RuntimeError(
-                f"{_NAME}.stream: the tokenizer's decode changed text that was"
-                " already streamed; use generate() with this tokenizer"
-            )
-        new = decomposed[len(self._streamed) :]
-        self._streamed = decomposed
-        return unicodedata.normalize("NFC", new)
 
 
 # -- the decoder ---------------------------------------------------------------
@@ -387,14 +176,14 @@ class SequenceDecoder:
         depends on the seed and on the size of the batch; greedy and beam rows
         equal ``generate`` of each prompt alone.
         """
-        options = _Options(
-            max_new_tokens,
-            temperature,
-            top_k,
-            top_p,
-            repetition_penalty,
-            beam_width,
-            length_penalty,
+        options = GenerationOptions(
+            max_new_tokens=max_new_tokens,
+            temperature=temperature,
+            top_k=top_k,
+            top_p=top_p,
+            repetition_penalty=repetition_penalty,
+            beam_width=beam_width,
+            length_penalty=length_penalty,
         )
         tokenizer = self._need_tokenizer("generate")
         if isinstance(prompts, str) or not isinstance(prompts, Sequence):
@@ -402,23 +191,23 @@ class SequenceDecoder:
                 f"{_NAME}: expected prompts as a list of str,"
                 f" got {type(prompts).__name__}"
             )
-        prompt_ids = [self._encode(p) for p in prompts]
-        stop_ids = self._stop_ids(stop)
-        stops = _as_strings("stop_strings", stop_strings)
-        texts = [_Text(tokenizer, ids, stops) for ids in prompt_ids]
+        prompt_ids = [encode_prompt(tokenizer, p) for p in prompts]
+        stop_ids = stop_token_ids(tokenizer, stop)
+        stop_texts = as_stops("stop_strings", stop_strings)
+        texts = [DecodedText(tokenizer, ids, stop_texts) for ids in prompt_ids]
         if not prompt_ids:
             return []
 
         if options.beam_width > 1:
             for ids, text in zip(prompt_ids, texts, strict=True):
-                done = _stop_check(tokenizer, ids, stops)
-                new = self._beam_search(ids, options, stop_ids, None, done)
+                is_stopped = text.holds_stop if stop_texts else None
+                new = self._beam_search(ids, options, stop_ids, None, is_stopped)
                 for new_id in new:
                     text.push(new_id)
             return [t.text for t in texts]
 
-        generator = _generator(seed, self._device)
-        for _ in self._each_token(prompt_ids, options, generator, stop_ids, texts):
+        generator = as_generator(seed, self._device)
+        for _ in self._sample(prompt_ids, options, generator, stop_ids, texts):
             pass
         return [t.text for t in texts]
 
@@ -447,17 +236,22 @@ class SequenceDecoder:
             syllable before it, so the joined text is ``generate``'s up to
             Unicode normalisation (NFC of it is equal).
         """
-        options = _Options(
-            max_new_tokens, temperature, top_k, top_p, repetition_penalty
+        options = GenerationOptions(
+            max_new_tokens=max_new_tokens,
+            temperature=temperature,
+            top_k=top_k,
+            top_p=top_p,
+            repetition_penalty=repetition_penalty,
         )
         tokenizer = self._need_tokenizer("stream")
-        ids = self._encode(prompt)
-        stop_ids = self._stop_ids(stop)
-        text = _Text(tokenizer, ids, _as_strings("stop_strings", stop_strings))
-        generator = _generator(seed, self._device)
+        ids = encode_prompt(tokenizer, prompt)
+        stop_ids = stop_token_ids(tokenizer, stop)
+        stop_texts = as_stops("stop_strings", stop_strings)
+        text = DecodedText(tokenizer, ids, stop_texts)
+        generator = as_generator(seed, self._device)
 
         def pieces() -> Iterator[str]:
-            for _ in self._each_token([ids], options, generator, stop_ids, [text]):
+            for _ in self._sample([ids], options, generator, stop_ids, [text]):
                 piece = text.piece(final=False)
                 if piece:
                     yield piece
@@ -520,20 +314,22 @@ class SequenceDecoder:
     ) -> list[list[int]]:
         """``generate_ids`` for ``B`` prompts; ``state`` is for a batch of
         ``B``."""
-        options = _Options(
-            max_new_tokens,
-            temperature,
-            top_k,
-            top_p,
-            repetition_penalty,
-            beam_width,
-            length_penalty,
+        options = GenerationOptions(
+            max_new_tokens=max_new_tokens,
+            temperature=temperature,
+            top_k=top_k,
+            top_p=top_p,
+            repetition_penalty=repetition_penalty,
+            beam_width=beam_width,
+            length_penalty=length_penalty,
         )
-        prompts = [self._check_ids("prompt_ids", p) for p in prompts_ids]
+        prompts = [
+            check_ids("prompt_ids", p, self.model.vocab_size) for p in prompts_ids
+        ]
         for p in prompts:
             if not p:
                 raise ValueError(f"{_NAME}: a prompt has no ids; give at least one")
-        stops = frozenset(self._check_ids("stop_ids", stop_ids))
+        stop_set = frozenset(check_ids("stop_ids", stop_ids, self.model.vocab_size))
         if not prompts:
             return []
 
@@ -541,13 +337,15 @@ class SequenceDecoder:
             results: list[list[int]] = []
             for b, ids in enumerate(prompts):
                 index = torch.tensor([b], device=self._device)
-                row_state = None if state is None else _select(state, index)
-                results.append(self._beam_search(ids, options, stops, row_state, None))
+                row_state = None if state is None else _select_rows(state, index)
+                new_ids = self._beam_search(ids, options, stop_set, row_state, None)
+                results.append(new_ids)
             return results
 
-        generator = _generator(seed, self._device)
+        generator = as_generator(seed, self._device)
         new: list[list[int]] = [[] for _ in prompts]
-        for picks in self._each_token(prompts, options, generator, stops, None, state):
+        steps = self._sample(prompts, options, generator, stop_set, None, state)
+        for picks in steps:
             for row, pick in zip(new, picks, strict=True):
                 if pick is not None:
                     row.append(pick)
@@ -567,173 +365,80 @@ class SequenceDecoder:
         state: State | None = None,
     ) -> Iterator[int]:
         """Yields the ids of ``generate_ids`` one by one, as they come."""
-        options = _Options(
-            max_new_tokens, temperature, top_k, top_p, repetition_penalty
+        options = GenerationOptions(
+            max_new_tokens=max_new_tokens,
+            temperature=temperature,
+            top_k=top_k,
+            top_p=top_p,
+            repetition_penalty=repetition_penalty,
         )
-        prompt = self._check_ids("prompt_ids", prompt_ids)
+        prompt = check_ids("prompt_ids", prompt_ids, self.model.vocab_size)
         if not prompt:
             raise ValueError(f"{_NAME}: prompt_ids is empty; give at least one id")
-        stops = frozenset(self._check_ids("stop_ids", stop_ids))
-        generator = _generator(seed, self._device)
+        stop_set = frozenset(check_ids("stop_ids", stop_ids, self.model.vocab_size))
+        generator = as_generator(seed, self._device)
 
         def ids() -> Iterator[int]:
-            for (pick,) in self._each_token(
-                [prompt], options, generator, stops, None, state
+            for (pick,) in self._sample(
+                [prompt], options, generator, stop_set, None, state
             ):
                 if pick is not None:
                     yield pick
 
         return ids()
 
-    # -- the loops -------------------------------------------------------------
+    # -- the strategies --------------------------------------------------------
 
     @property
     def _device(self) -> torch.device:
         return next(self.model.parameters()).device
 
-    def _each_token(
+    def _sample(
         self,
         prompts: list[list[int]],
-        options: _Options,
+        options: GenerationOptions,
         generator: torch.Generator,
         stop_ids: frozenset[int],
-        texts: list[_Text] | None,
+        texts: list[DecodedText] | None,
         state: State | None = None,
     ) -> Iterator[list[int | None]]:
-        """Sampling or greedy for ``B`` rows: yields, per step, each row's new
-        id (``None`` for a row that has ended). Rows end at a stop id, at a
-        stop string (``texts``) or after ``max_new_tokens``."""
-        if options.max_new_tokens == 0:
-            return
-        model, device = self.model, self._device
-        was_training = model.training
-        model.eval()
-        try:
-            with torch.no_grad():
-                last, state = self._run_prompts(prompts, state)
-                seen = torch.zeros(len(prompts), model.vocab_size, dtype=torch.bool)
-                seen = seen.to(device)
-                for b, ids in enumerate(prompts):
-                    seen[b, ids] = True
-            done = [False] * len(prompts)
-            for count in range(1, options.max_new_tokens + 1):
-                with torch.no_grad():
-                    scores = apply_repetition_penalty(
-                        last, seen, options.repetition_penalty
-                    )
-                    picked = _pick(scores, options, generator)
-                    seen[torch.arange(len(prompts), device=device), picked] = True
-                picks: list[int | None] = []
-                for b, pick in enumerate(picked.tolist()):
-                    if done[b] or pick in stop_ids:
-                        done[b] = True
-                        picks.append(None)
-                        continue
-                    picks.append(pick)
-                    if texts is not None:
-                        texts[b].push(pick)
-                        done[b] = texts[b].stopped
-                model.train(was_training)
-                yield picks
-                model.eval()
-                if all(done) or count == options.max_new_tokens:
-                    return
-                with torch.no_grad():
-                    last, state = model.step(picked, state)
-        finally:
-            model.train(was_training)
+        """``sample_steps`` with this call's options: per step, each row's
+        new id (``None`` for a row that has ended)."""
+        return sample_steps(
+            self.model,
+            prompts,
+            state,
+            max_new_tokens=options.max_new_tokens,
+            temperature=options.temperature,
+            top_k=options.top_k,
+            top_p=options.top_p,
+            repetition_penalty=options.repetition_penalty,
+            generator=generator,
+            stop_ids=stop_ids,
+            texts=texts,
+        )
 
-    def _run_prompts(
-        self, prompts: list[list[int]], state: State | None
-    ) -> tuple[Tensor, State]:
-        """The scores after each prompt ``[B, V]`` and the state there: one
-        padded run over all prompts."""
-        device = self._device
-        lengths = [len(p) for p in prompts]
-        longest = max(lengths)
-        ids = torch.zeros(len(prompts), longest, dtype=torch.long, device=device)
-        for b, p in enumerate(prompts):
-            ids[b, : len(p)] = torch.tensor(p, device=device)
-        padded = min(lengths) != longest
-        length_tensor = torch.tensor(lengths, device=device)
-        logits, state = self.model(ids, state, length_tensor if padded else None)
-        rows = torch.arange(len(prompts), device=device)
-        return logits[rows, length_tensor - 1], state
-
-    @torch.no_grad()
     def _beam_search(
         self,
         prompt: list[int],
-        options: _Options,
+        options: GenerationOptions,
         stop_ids: frozenset[int],
         state: State | None,
-        text_done: Callable[[list[int]], bool] | None,
+        is_stopped: Callable[[list[int]], bool] | None,
     ) -> list[int]:
-        """The best continuation of one prompt by beam search."""
-        steps, width, alpha = (
-            options.max_new_tokens,
-            options.beam_width,
-            options.length_penalty,
+        """``beam_search`` with this call's options: the best continuation of
+        one prompt."""
+        return beam_search(
+            self.model,
+            prompt,
+            state,
+            max_new_tokens=options.max_new_tokens,
+            beam_width=options.beam_width,
+            length_penalty=options.length_penalty,
+            repetition_penalty=options.repetition_penalty,
+            stop_ids=stop_ids,
+            is_stopped=is_stopped,
         )
-        if steps == 0:
-            return []
-        model = self.model
-        was_training = model.training
-        model.eval()
-        try:
-            last, state = self._run_prompts([prompt], state)
-            vocab = last.shape[-1]
-            beams: list[list[int]] = [[]]
-            scores = torch.zeros(1, dtype=torch.float64, device=last.device)
-            seen = torch.zeros(1, vocab, dtype=torch.bool, device=last.device)
-            seen[0, prompt] = True
-            finished: list[tuple[float, list[int]]] = []
-
-            for step in range(1, steps + 1):
-                scores_now = apply_repetition_penalty(
-                    last, seen, options.repetition_penalty
-                )
-                logp = torch.log_softmax(scores_now.double(), dim=-1)
-                total = (scores.unsqueeze(1) + logp).flatten()
-                order = torch.sort(total, descending=True, stable=True).indices
-                kept: list[tuple[int, int, float]] = []  # (parent, token, score)
-                for flat in order.tolist():
-                    score = float(total[flat])
-                    if score == -math.inf:
-                        break
-                    parent, token = divmod(flat, vocab)
-                    if token in stop_ids:
-                        finished.append((score / step**alpha, beams[parent]))
-                        continue
-                    new = [*beams[parent], token]
-                    if text_done is not None and text_done(new):
-                        finished.append((score / step**alpha, new))
-                        continue
-                    kept.append((parent, token, score))
-                    if len(kept) == width:
-                        break
-                if not kept:
-                    break
-                parents = torch.tensor([k[0] for k in kept], device=last.device)
-                tokens = torch.tensor([k[1] for k in kept], device=last.device)
-                beams = [[*beams[k[0]], k[1]] for k in kept]
-                scores = torch.tensor(
-                    [k[2] for k in kept], dtype=torch.float64, device=last.device
-                )
-                seen = seen.index_select(0, parents)
-                seen[torch.arange(len(kept), device=last.device), tokens] = True
-                if step == steps or _settled(finished, scores, step, steps, options):
-                    break
-                state = _select(state, parents)
-                last, state = model.step(tokens, state)
-
-            for beam, score in zip(beams, scores.tolist(), strict=True):
-                if len(beam) == steps or not finished:
-                    finished.append((score / max(len(beam), 1) ** alpha, beam))
-        finally:
-            model.train(was_training)
-        best = max(range(len(finished)), key=lambda i: (finished[i][0], -i))
-        return finished[best][1]
 
     # -- checks ----------------------------------------------------------------
 
@@ -745,114 +450,7 @@ class SequenceDecoder:
             )
         return self.tokenizer
 
-    def _encode(self, prompt: object) -> list[int]:
-        if not isinstance(prompt, str):
-            raise TypeError(
-                f"{_NAME}: expected the prompt as str, got {type(prompt).__name__}"
-            )
-        ids = self._need_tokenizer("generate").encode(prompt)
-        if not ids:
-            raise ValueError(
-                f"{_NAME}: the prompt {prompt!r} has no tokens that the tokenizer keeps"
-            )
-        return ids
 
-    def _check_ids(self, what: str, ids: object) -> list[int]:
-        if isinstance(ids, Tensor):
-            ids = ids.tolist()
-        if isinstance(ids, str | bytes) or not isinstance(ids, Sequence):
-            raise TypeError(
-                f"{_NAME}: expected {what} as a sequence of int ids,"
-                f" got {type(ids).__name__}"
-            )
-        out = []
-        for raw in ids:
-            if isinstance(raw, bool):
-                raise TypeError(f"{_NAME}: expected int ids in {what}, got bool")
-            try:
-                index = operator.index(raw)
-            except TypeError:
-                raise TypeError(
-                    f"{_NAME}: expected int ids in {what}, got {type(raw).__name__}"
-                ) from None
-            if not 0 <= index < self.model.vocab_size:
-                raise ValueError(
-                    f"{_NAME}: {what} has id {index}; the model scores ids"
-                    f" 0 to {self.model.vocab_size - 1}"
-                )
-            out.append(index)
-        return out
-
-    def _stop_ids(self, stop: str | Sequence[str] | None) -> frozenset[int]:
-        tokens = _as_strings("stop", stop)
-        if not tokens:
-            return frozenset()
-        tokenizer = self._need_tokenizer("generate")
-        by_token = {token: i for i, token in enumerate(tokenizer.vocab)}
-        ids = set()
-        for token in tokens:
-            if token in by_token:  # also special tokens such as "<eos>"
-                ids.add(by_token[token])
-                continue
-            encoded = tokenizer.encode(token)
-            if len(encoded) != 1:
-                raise ValueError(
-                    f"{_NAME}: a stop token must be one token, {token!r} gives"
-                    f" {len(encoded)}; pass text that ends generation as"
-                    " stop_strings instead"
-                )
-            ids.add(encoded[0])
-        return frozenset(ids)
-
-
-def _select(state: State, index: Tensor) -> State:
+def _select_rows(state: State, index: Tensor) -> State:
     """The rows ``index`` of every tensor of a state."""
     return map_state(lambda s: s.index_select(0, index), state)
-
-
-def _as_strings(name: str, value: str | Sequence[str] | None) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    values = [value] if isinstance(value, str) else value
-    if not isinstance(values, Sequence) or not all(
-        isinstance(v, str) and v for v in values
-    ):
-        raise TypeError(
-            f"{_NAME}: {name} must be a non-empty str or a list of them, got {value!r}"
-        )
-    return tuple(values)
-
-
-def _stop_check(
-    tokenizer: Tokenizer, prompt: list[int], stops: tuple[str, ...]
-) -> Callable[[list[int]], bool] | None:
-    """For beam search: whether a continuation holds a stop string."""
-    if not stops:
-        return None
-
-    def done(new: list[int]) -> bool:
-        text = _Text(tokenizer, prompt, stops)
-        return text.find_stop(tokenizer.decode(prompt + new)) is not None
-
-    return done
-
-
-def _settled(
-    finished: list[tuple[float, list[int]]],
-    scores: Tensor,
-    step: int,
-    steps: int,
-    options: _Options,
-) -> bool:
-    """Whether no running beam can beat the ``beam_width`` best finished ones.
-
-    Scores only fall as tokens are added, so a running beam's best possible
-    normalised score is its score now over the most favourable length.
-    """
-    if len(finished) < options.beam_width:
-        return False
-    worst_kept = sorted((f[0] for f in finished), reverse=True)[options.beam_width - 1]
-    alpha = options.length_penalty
-    length = steps if alpha > 0 else step + 1
-    bound = float(scores.max()) / length**alpha
-    return bool(bound <= worst_kept)
