@@ -176,6 +176,22 @@ def test_stop_when_reproduced_with_given_sequences() -> None:
     assert history.last.get("reproduced") == 1.0 and history.epochs < 100
 
 
+def test_reproduction_is_checked_in_evaluation_mode_with_any_integer_ids() -> None:
+    modes = []
+
+    class Watch(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            modes.append(self.training)
+            return x
+
+    run = make_trainer(StopWhenReproduced(torch.tensor([TEXT], dtype=torch.int32)))
+    run.model.head.register_module("watch", Watch())
+    run.model.head.register_forward_hook(lambda m, i, o: m.watch(o))
+    history = run.fit(TEXT, epochs=300)
+    assert history.last.get("reproduced") == 1.0 and history.epochs < 300
+    assert run.model.training and True in modes and False in modes
+
+
 def test_a_callback_may_have_only_some_methods() -> None:
     calls = []
 

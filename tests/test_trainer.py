@@ -146,6 +146,61 @@ def test_global_random_state_is_left_alone() -> None:
     assert torch.equal(torch.rand(3), expected)
 
 
+def test_until_reproduced_stops_at_the_epoch_a_hand_loop_stops() -> None:
+    # The exact check: after each update, greedy generation from the first
+    # token, in evaluation mode, compared with the text step by step.
+    model, hand = make_model(hidden=16), make_model(hidden=16)
+    history = trainer(model, lr=0.05).fit(TEXT, epochs=300, until_reproduced=True)
+
+    optimizer = torch.optim.Adam(hand.parameters(), lr=0.05)
+    ids, stopped = torch.tensor([TEXT]), 0
+    for epoch in range(1, 301):
+        logits, _ = hand(ids[:, :-1])
+        loss = sequence_cross_entropy(logits, ids[:, 1:])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        with torch.no_grad():
+            x, state, generated = ids[:, 0], None, [TEXT[0]]
+            for _ in range(1, len(TEXT)):
+                step_logits, state = hand.step(x, state)
+                x = step_logits.argmax(-1)
+                generated.append(int(x))
+        if generated == TEXT:
+            stopped = epoch
+            break
+    assert history.epochs == stopped > 1
+    close_weights(model, hand)
+
+
+def test_an_optimizer_with_its_own_zero_grad_is_asked_every_step() -> None:
+    calls = []
+
+    class Counting(torch.optim.SGD):
+        def zero_grad(self, set_to_none: bool = True) -> None:
+            calls.append(set_to_none)
+            super().zero_grad(set_to_none=set_to_none)
+
+    model = make_model()
+    run = trainer(model, optimizer=lambda params: Counting(params, lr=0.1))
+    run.fit(TEXT, epochs=3, tbptt_steps=8)
+    assert calls == [True] * run.global_step == [True] * 9
+
+
+def test_the_kept_whole_batch_trains_as_a_fresh_batch_each_epoch() -> None:
+    # ids: one Batch kept for the whole fit; a loader: a new Batch each epoch.
+    ids = [TEXT[:11], TEXT[10:21]]
+    a, b = make_model(), make_model()
+    first = trainer(a, lr=0.05).fit(ids, epochs=3, tbptt_steps=4, teacher_forcing=0.5)
+    loader = DataLoader(SequenceDataset(ids), batch_size=2, collate_fn=pad_batch)
+    second = trainer(b, lr=0.05).fit(
+        loader, epochs=3, tbptt_steps=4, teacher_forcing=0.5
+    )
+    assert same_weights(a, b)
+    assert first["loss"] == second["loss"]
+    assert first["accuracy"] == second["accuracy"]
+
+
 # -- windows, batches, padding, validation -------------------------------------
 
 

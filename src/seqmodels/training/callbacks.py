@@ -438,6 +438,8 @@ class StopWhenReproduced(Callback):
 
     def __init__(self, sequences: torch.Tensor | None = None) -> None:
         self.sequences = sequences
+        self._source: torch.Tensor | None = None
+        self._columns: list[torch.Tensor] = []
 
     def on_fit_start(self, trainer: Trainer) -> None:
         if self.sequences is None and trainer.data is None:
@@ -445,30 +447,46 @@ class StopWhenReproduced(Callback):
                 "StopWhenReproduced: no sequences to reproduce; fit was given a"
                 " dataset or loader, so pass StopWhenReproduced(sequences [B, T])"
             )
+        self._source, self._columns = None, []
 
     def on_epoch_end(
         self, trainer: Trainer, epoch: int, logs: dict[str, float]
     ) -> None:
         sequences = self.sequences if self.sequences is not None else trainer.data
-        if sequences is not None and reproduces(trainer.model, sequences):
+        if sequences is None:
+            return
+        if sequences is not self._source:
+            # The columns [B] on the model's device, made once per fit.
+            device = next(trainer.model.parameters()).device
+            self._source = sequences
+            self._columns = list(sequences.to(device).unbind(1))
+        if _greedy_reproduces(trainer.model, self._columns):
             logs["reproduced"] = 1.0
             trainer.stop(f"greedy generation reproduced the text at epoch {epoch}")
 
 
-@torch.no_grad()
 def reproduces(model: Any, sequences: torch.Tensor) -> bool:
     """Whether ``model``, fed its own greedy predictions from the first token
     of each row of ``sequences [B, T]``, predicts every following token."""
     device = next(model.parameters()).device
-    sequences = sequences.to(device)
+    return _greedy_reproduces(model, list(sequences.to(device).unbind(1)))
+
+
+@torch.no_grad()
+def _greedy_reproduces(model: Any, columns: list[torch.Tensor]) -> bool:
+    """``reproduces`` for the columns ``[B]`` of the sequences, on the model's
+    device; stops at the first wrong step."""
     was_training = model.training
     model.eval()
     try:
-        x, state = sequences[:, 0], None
-        for t in range(1, sequences.shape[1]):
+        x, state = columns[0], None
+        for column in columns[1:]:
             logits, state = model.step(x, state)
             x = logits.argmax(dim=-1)
-            if not bool((x == sequences[:, t]).all()):
+            if x.dtype == column.dtype:
+                if not torch.equal(x, column):
+                    return False
+            elif not bool((x == column).all()):
                 return False
         return True
     finally:

@@ -291,6 +291,12 @@ class Batches:
         )
         self._whole: Batch | None = None
 
+    @property
+    def fixed(self) -> bool:
+        """Whether every epoch is the one same batch (``batch_size=None``),
+        the same ``Batch`` object each time, never changed."""
+        return self.batch_size is None
+
     def __len__(self) -> int:
         """Batches per epoch."""
         if self.batch_size is None:
@@ -325,6 +331,9 @@ class LoaderBatches:
     The data order is the loader's: resuming is exact only if the loader's
     order is fixed by a seed and the epoch (as with a ``DistributedSampler``).
     """
+
+    fixed = False
+    """A loader's batches may change from epoch to epoch."""
 
     def __init__(self, loader: Iterable[object]) -> None:
         self.loader = loader

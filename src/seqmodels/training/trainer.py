@@ -4,19 +4,18 @@ time, checkpoints that resume exactly, and ``torch.distributed``.
 
 One epoch is a pass over the batches; each batch is one optimiser step, or,
 with ``tbptt_steps=k``, one step per chunk of ``k`` time steps (the state
-carried from chunk to chunk and detached between them).
+carried from chunk to chunk and detached between them). The steps themselves
+are ``steps.py``'s; the device, threads, precision and seeding
+``runtime.py``'s; the state a checkpoint holds ``state.py``'s.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import os
-import signal
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,22 +23,11 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
-from seqmodels.losses import sequence_cross_entropy
 from seqmodels.model import SequenceModel
-from seqmodels.protocols import State
-from seqmodels.recurrent import map_state
-from seqmodels.training import distributed
+from seqmodels.training import distributed, runtime, state
 from seqmodels.training.callbacks import Callback, ProgressBar, StopWhenReproduced
-from seqmodels.training.checkpoint import (
-    FORMAT,
-    VERSION,
-    CheckpointError,
-    atomic_save,
-    check_state_dict,
-    load_checkpoint,
-)
+from seqmodels.training.checkpoint import atomic_save
 from seqmodels.training.data import (
-    IGNORE_INDEX,
     Batch,
     Batches,
     LoaderBatches,
@@ -48,131 +36,12 @@ from seqmodels.training.data import (
     split_validation,
 )
 from seqmodels.training.history import History
+from seqmodels.training.runtime import resolve_device
+from seqmodels.training.steps import Stepper, evaluate_batches, perplexity
 
 __all__ = ["Trainer", "as_sequences", "resolve_device"]
 
 logger = logging.getLogger("seqmodels.training")
-
-OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
-    "adam": torch.optim.Adam,
-    "adamw": torch.optim.AdamW,
-    "sgd": torch.optim.SGD,
-    "rmsprop": torch.optim.RMSprop,
-}
-
-PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
-
-
-def resolve_device(
-    device: str | torch.device, *, name: str = "Trainer"
-) -> torch.device:
-    """``"auto"`` is CUDA when available, else the CPU; other strings are
-    checked, so that a typo or a missing GPU fails with a clear message."""
-    if isinstance(device, torch.device):
-        return device
-    if not isinstance(device, str):
-        raise TypeError(
-            f"{name}: device must be a str or torch.device, got {type(device).__name__}"
-        )
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except RuntimeError:
-        raise ValueError(
-            f"{name}: unknown device {device!r}; expected 'auto', 'cpu', 'cuda',"
-            " 'cuda:N' or 'mps'"
-        ) from None
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
-            f"{name}: device {device!r} asked for, but CUDA is not available here;"
-            " use 'auto' or 'cpu'"
-        )
-    return resolved
-
-
-@contextlib.contextmanager
-def _threads(count: int | None) -> Iterator[None]:
-    """Use ``count`` intra-op threads inside, and restore the old count after."""
-    if count is None:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-class _Interrupt:
-    """Turns the first Ctrl-C into a flag the loop checks after each step; a
-    second Ctrl-C interrupts at once. Only in the main thread of a single
-    process (elsewhere Ctrl-C raises ``KeyboardInterrupt`` as usual)."""
-
-    def __init__(self) -> None:
-        self.requested = False
-
-    @contextlib.contextmanager
-    def watch(self, enabled: bool) -> Iterator[_Interrupt]:
-        if not enabled or threading.current_thread() is not threading.main_thread():
-            yield self
-            return
-        previous = signal.getsignal(signal.SIGINT)
-
-        def handler(signum: int, frame: object) -> None:
-            self.requested = True
-            signal.signal(signal.SIGINT, signal.default_int_handler)
-
-        signal.signal(signal.SIGINT, handler)
-        try:
-            yield self
-        finally:
-            signal.signal(signal.SIGINT, previous)
-
-
-class _Forward(nn.Module):
-    """One chunk of training: logits for ``ids[:, :-1]`` ``[B, T, V]``, teacher
-    forced or fed with the model's own predictions. A module, so that
-    ``DistributedDataParallel`` can wrap the whole computation."""
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model: Any = model
-
-    def forward(
-        self,
-        ids: Tensor,
-        state: State | None,
-        lengths: Tensor | None,
-        teacher_forcing: float,
-        generator: torch.Generator,
-        carry: Tensor | None,
-    ) -> tuple[Tensor, State, Tensor | None]:
-        """``ids [B, T + 1]``; ``carry`` is the input of the first step when a
-        previous chunk chose it. Returns logits, the state and the next carry."""
-        if teacher_forcing == 1.0:
-            args: tuple[Any, ...] = (ids[:, :-1],)
-            if lengths is not None:
-                args = (ids[:, :-1], state, lengths)
-            elif state is not None:
-                args = (ids[:, :-1], state)
-            logits, state = self.model(*args)
-            return logits, state, None
-
-        # Free running or scheduled sampling: each step's input is the model's
-        # own greedy prediction, or the true token with chance teacher_forcing.
-        x = ids[:, 0] if carry is None else carry
-        steps = []
-        for t in range(ids.shape[1] - 1):
-            logits, state = self.model.step(x, state)
-            steps.append(logits)
-            x = logits.detach().argmax(dim=-1)
-            if teacher_forcing > 0.0:
-                chance = torch.rand(x.shape, generator=generator, device=x.device)
-                x = torch.where(chance < teacher_forcing, ids[:, t + 1], x)
-        assert state is not None
-        return torch.stack(steps, dim=1), state, x
 
 
 class Trainer:
@@ -252,9 +121,9 @@ class Trainer:
                 f"Trainer: progress must be True, False or 'auto', got {progress!r}"
             )
         self.device = resolve_device(device)
-        self._check_precision(precision)
+        runtime.check_precision(precision, self.device)
         self.model = model.to(self.device)
-        self.optimizer = self._build_optimizer(optimizer, lr)
+        self.optimizer = runtime.build_optimizer(optimizer, self.model.parameters(), lr)
         self.seed = seed
         self.clip_grad_norm = clip_grad_norm
         self.clip_grad_value = clip_grad_value
@@ -270,56 +139,7 @@ class Trainer:
         self._stop_reason: str | None = None
         self._generator: torch.Generator | None = None
         self._callbacks: list[Callback] = []
-        # Where training stands: the epoch in progress (from 1), batches done in
-        # it, optimiser steps done, and the epoch's sums so far.
-        self._epoch, self._batch, self._step = 1, 0, 0
-        self._sums = [0.0, 0.0, 0.0]  # loss * tokens, correct, tokens
-        self._seconds = 0.0
-
-    def _check_precision(self, precision: str) -> None:
-        if precision not in PRECISIONS:
-            raise ValueError(
-                f"Trainer: precision must be one of {sorted(PRECISIONS)},"
-                f" got {precision!r}"
-            )
-        kind = self.device.type
-        if precision == "fp16" and kind != "cuda":
-            raise ValueError(
-                f"Trainer: precision 'fp16' needs a CUDA device, got {kind!r};"
-                " use 'bf16' on the CPU"
-            )
-        if (
-            precision == "bf16"
-            and kind == "cuda"
-            and not torch.cuda.is_bf16_supported()
-        ):
-            raise ValueError(
-                "Trainer: precision 'bf16' is not supported by this GPU; use 'fp16'"
-            )
-        if precision != "fp32" and kind not in ("cuda", "cpu"):
-            raise ValueError(
-                f"Trainer: mixed precision runs on 'cuda' or 'cpu', not {kind!r}"
-            )
-
-    def _build_optimizer(self, optimizer: Any, lr: float) -> torch.optim.Optimizer:
-        params = self.model.parameters()
-        if isinstance(optimizer, torch.optim.Optimizer):
-            return optimizer
-        if isinstance(optimizer, str):
-            if optimizer.lower() not in OPTIMIZERS:
-                raise ValueError(
-                    f"Trainer: unknown optimizer {optimizer!r};"
-                    f" expected one of {sorted(OPTIMIZERS)} or an Optimizer"
-                )
-            return OPTIMIZERS[optimizer.lower()](params, lr=lr)
-        if callable(optimizer):
-            built = optimizer(params)
-            if isinstance(built, torch.optim.Optimizer):
-                return built
-        raise TypeError(
-            "Trainer: optimizer must be a torch.optim.Optimizer, a name or a"
-            f" function returning one, got {type(optimizer).__name__}"
-        )
+        self._progress = state.Progress()
 
     # -- what callbacks use --------------------------------------------------
 
@@ -350,7 +170,7 @@ class Trainer:
     @property
     def global_step(self) -> int:
         """Optimiser steps done so far in this run (a resumed run included)."""
-        return self._step
+        return self._progress.step
 
     # -- training ------------------------------------------------------------
 
@@ -431,7 +251,7 @@ class Trainer:
         if until_reproduced:
             callbacks.insert(0, StopWhenReproduced())
         callbacks.sort(key=lambda cb: getattr(cb, "order", 0))
-        checkpoint = self._find_checkpoint(resume, callbacks)
+        checkpoint = state.find_checkpoint(resume, callbacks, self.model)
 
         # The data, as batches per epoch.
         vocab_size = getattr(self.model, "vocab_size", None)
@@ -457,46 +277,54 @@ class Trainer:
         self.history = History()
         self._stop_reason = None
         self._callbacks = callbacks
-        devices = [self.device] if self.device.type == "cuda" else []
-        interrupt = _Interrupt()
+        several = distributed.is_distributed()
+        main = self.is_main_process
+        interrupt = runtime.Interrupt()
         with (
-            _threads(self.num_threads),
-            torch.random.fork_rng(devices=devices),
-            interrupt.watch(enabled=not distributed.is_distributed()),
+            runtime.threads(self.num_threads),
+            runtime.seeded(self.seed, self.device),
+            interrupt.watch(enabled=not several),
         ):
-            torch.manual_seed(self.seed)
             self._generator = torch.Generator(device=self.device).manual_seed(self.seed)
-            self._epoch, self._batch, self._step = 1, 0, 0
-            self._sums, self._seconds = [0.0, 0.0, 0.0], 0.0
+            self._progress = state.Progress()
             self.model.train()
             self._dispatch("on_fit_start", self)
             if checkpoint is not None:
-                self._restore(*checkpoint)
-            forward = distributed.wrap(_Forward(self.model), self.device)
-            start = time.perf_counter() - self._seconds
-            while self._epoch <= epochs and self._stop_reason is None:
-                epoch = self._epoch
-                if self._batch == 0:
+                self._progress, self.history = state.restore(
+                    *checkpoint,
+                    model=self.model,
+                    optimizer=self.optimizer,
+                    scaler=self.scaler,
+                    callbacks=self._callbacks,
+                    device=self.device,
+                    generator=self._generator,
+                )
+            stepper = self._stepper(teacher_forcing, tbptt_steps, batches.fixed)
+            progress = self._progress
+            start = time.perf_counter() - progress.seconds
+            while progress.epoch <= epochs and self._stop_reason is None:
+                epoch = progress.epoch
+                if progress.batch == 0:
                     self._dispatch("on_epoch_start", self, epoch)
-                for batch in batches.epoch(epoch, skip=self._batch):
-                    self._train_batch(forward, batch, teacher_forcing, tbptt_steps)
-                    self._batch += 1
+                for batch in batches.epoch(epoch, skip=progress.batch):
+                    self._train_batch(stepper, batch)
+                    progress.batch += 1
                     if interrupt.requested:
-                        self._seconds = time.perf_counter() - start
+                        progress.seconds = time.perf_counter() - start
                         self._interrupted()
-                logs = self._epoch_logs(epoch, start)
+                logs = self._epoch_logs(epoch, start, several)
                 if val_batches is not None:
                     logs.update(self._evaluate(val_batches, prefix="val_"))
                     self._dispatch("on_validation_end", self, epoch, logs)
-                self._epoch, self._batch = epoch + 1, 0
-                self._sums, self._seconds = [0.0, 0.0, 0.0], logs["seconds"]
+                progress.epoch, progress.batch = epoch + 1, 0
+                progress.sums, progress.seconds = [0.0, 0.0, 0.0], logs["seconds"]
                 self.history.records.append(logs)
                 self._dispatch("on_epoch_end", self, epoch, logs)
-                if self.is_main_process:
+                if main:
                     logger.debug("epoch %d | loss %.4f", epoch, logs["loss"])
             self.history.stop_reason = self._stop_reason or f"ran {epochs} epochs"
             self._dispatch("on_fit_end", self, self.history)
-        if self.is_main_process:
+        if main:
             logger.info(
                 "trained %d epochs in %.2f s: %s",
                 self.history.epochs,
@@ -567,92 +395,51 @@ class Trainer:
             world_size=self.world_size,
         )
 
-    def _train_batch(
-        self,
-        forward: nn.Module,
-        batch: Batch,
-        teacher_forcing: float,
-        tbptt_steps: int | None,
-    ) -> None:
-        """One batch: one optimiser step, or one per chunk of ``tbptt_steps``."""
-        ids = batch.ids.to(self.device, non_blocking=True)
-        _, targets, lengths = Batch(ids, batch.lengths).inputs_and_targets()
-        steps = targets.shape[1]
-        chunk = tbptt_steps or steps
-        state: State | None = None
-        carry: Tensor | None = None
+    def _stepper(
+        self, teacher_forcing: float, tbptt_steps: int | None, same_batch: bool
+    ) -> Stepper:
         assert self._generator is not None
-        for start in range(0, steps, chunk):
-            end = min(start + chunk, steps)
-            self._step += 1
-            self._dispatch("on_batch_start", self, self._step)
+        return Stepper(
+            self.model,
+            self.optimizer,
+            teacher_forcing=teacher_forcing,
+            tbptt_steps=tbptt_steps,
+            same_batch=same_batch,
+            device=self.device,
+            generator=self._generator,
+            autocast=runtime.autocast(self.precision, self.device),
+            scaler=self.scaler,
+            clip_grad_norm=self.clip_grad_norm,
+            clip_grad_value=self.clip_grad_value,
+        )
 
-            # Forward (under autocast for mixed precision) and the loss.
-            chunk_lengths = None
-            if lengths is not None:
-                chunk_lengths = (lengths - start).clamp(1, end - start)
-            with self._autocast():
-                logits, state, carry = forward(
-                    ids[:, start : end + 1],
-                    state,
-                    chunk_lengths,
-                    teacher_forcing,
-                    self._generator,
-                    carry,
-                )
-            chunk_targets = targets[:, start:end]
-            loss = sequence_cross_entropy(_widen(logits), chunk_targets)
-            counted = chunk_targets != IGNORE_INDEX
-            hits = ((logits.detach().argmax(dim=-1) == chunk_targets) & counted).sum()
-            value, correct, tokens = torch.stack(
-                [loss.detach(), hits.to(loss.dtype), counted.sum().to(loss.dtype)]
-            ).tolist()
+    def _train_batch(self, stepper: Stepper, batch: Batch) -> None:
+        """One batch: one optimiser step, or one per chunk of ``tbptt_steps``."""
+        progress = self._progress
+        for chunk in stepper.chunks(batch):
+            progress.step += 1
+            self._dispatch("on_batch_start", self, progress.step)
+            loss, value, correct, tokens = stepper.forward(chunk)
             if not math.isfinite(value):
                 raise FloatingPointError(
-                    f"Trainer: the loss became {value} at epoch {self._epoch},"
-                    f" step {self._step}; the step was not applied and nothing was"
-                    " saved. Lower the learning rate, set clip_grad_norm, or check"
-                    " the data"
+                    f"Trainer: the loss became {value} at epoch {progress.epoch},"
+                    f" step {progress.step}; the step was not applied and nothing"
+                    " was saved. Lower the learning rate, set clip_grad_norm, or"
+                    " check the data"
                 )
+            stepper.update(loss, chunk)
 
-            # Backward and the update.
-            self.optimizer.zero_grad(set_to_none=True)
-            if self.scaler is not None:
-                self.scaler.scale(loss).backward()  # type: ignore[no-untyped-call]
-                self.scaler.unscale_(self.optimizer)
-            else:
-                loss.backward()  # type: ignore[no-untyped-call]
-            self._clip()
-            if self.scaler is not None:
-                self.scaler.step(self.optimizer)
-                self.scaler.update()
-            else:
-                self.optimizer.step()
-            if end < steps:
-                state = map_state(Tensor.detach, state)
-
-            self._sums[0] += value * tokens
-            self._sums[1] += correct
-            self._sums[2] += tokens
+            sums = progress.sums
+            sums[0] += value * tokens
+            sums[1] += correct
+            sums[2] += tokens
             logs = {"loss": value, "accuracy": correct / max(tokens, 1.0)}
-            self._dispatch("on_batch_end", self, self._step, logs)
+            self._dispatch("on_batch_end", self, progress.step, logs)
 
-    def _clip(self) -> None:
-        if self.clip_grad_norm is not None:
-            nn.utils.clip_grad_norm_(self.model.parameters(), self.clip_grad_norm)
-        if self.clip_grad_value is not None:
-            nn.utils.clip_grad_value_(self.model.parameters(), self.clip_grad_value)
-
-    def _autocast(self) -> contextlib.AbstractContextManager[object]:
-        dtype = PRECISIONS[self.precision]
-        if dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=dtype)
-
-    def _epoch_logs(self, epoch: int, start: float) -> dict[str, float]:
-        """The epoch's figures, summed over the processes."""
-        sums = self._sums
-        if distributed.is_distributed():
+    def _epoch_logs(self, epoch: int, start: float, several: bool) -> dict[str, float]:
+        """The epoch's figures, summed over the processes when ``several``."""
+        sums = self._progress.sums
+        if several:
             summed = distributed.all_reduce_sum(
                 torch.tensor(sums, dtype=torch.float64, device=self.device)
             )
@@ -666,18 +453,17 @@ class Trainer:
             "epoch": epoch,
             "loss": loss,
             "accuracy": sums[1] / sums[2],
-            "perplexity": _perplexity(loss),
+            "perplexity": perplexity(loss),
             "seconds": time.perf_counter() - start,
         }
 
     def _interrupted(self) -> None:
         """Ctrl-C: let callbacks save, then stop."""
-        self.history.stop_reason = (
-            f"interrupted at epoch {self._epoch}, step {self._step}"
-        )
+        epoch, step = self._progress.epoch, self._progress.step
+        self.history.stop_reason = f"interrupted at epoch {epoch}, step {step}"
         self._dispatch("on_interrupt", self)
         raise KeyboardInterrupt(
-            f"Trainer: interrupted at epoch {self._epoch}, step {self._step};"
+            f"Trainer: interrupted at epoch {epoch}, step {step};"
             " resume with fit(..., resume=...) from a Checkpoint"
         )
 
@@ -711,41 +497,16 @@ class Trainer:
         batches = self._batches(items, batch_size, False, pad_id)
         return self._evaluate(batches, prefix="")
 
-    @torch.no_grad()
     def _evaluate(
         self, batches: Batches | LoaderBatches, *, prefix: str
     ) -> dict[str, float]:
-        was_training = self.model.training
-        self.model.eval()
-        total, correct, tokens = 0.0, 0.0, 0.0
-        try:
-            for batch in batches.epoch(1):
-                ids = batch.ids.to(self.device)
-                inputs, targets, lengths = Batch(
-                    ids, batch.lengths
-                ).inputs_and_targets()
-                with self._autocast():
-                    logits, _ = (
-                        self.model(inputs)
-                        if lengths is None
-                        else self.model(inputs, None, lengths)
-                    )
-                loss = sequence_cross_entropy(_widen(logits), targets)
-                counted = targets != IGNORE_INDEX
-                n = float(counted.sum())
-                total += float(loss) * n
-                correct += float(((logits.argmax(dim=-1) == targets) & counted).sum())
-                tokens += n
-        finally:
-            self.model.train(was_training)
-        if tokens == 0:
-            raise ValueError("Trainer: the validation data is empty")
-        loss_value = total / tokens
-        return {
-            f"{prefix}loss": loss_value,
-            f"{prefix}accuracy": correct / tokens,
-            f"{prefix}perplexity": _perplexity(loss_value),
-        }
+        return evaluate_batches(
+            self.model,
+            batches,
+            device=self.device,
+            autocast=runtime.autocast(self.precision, self.device),
+            prefix=prefix,
+        )
 
     # -- checkpoints ---------------------------------------------------------
 
@@ -753,120 +514,18 @@ class Trainer:
         """Everything a resumed run needs, as tensors and plain data: weights,
         optimiser, scaler, callbacks' states (the schedule's among them), random
         states, the position in the data and the history so far."""
-        rng: dict[str, Any] = {"torch": torch.get_rng_state()}
-        if self.device.type == "cuda":
-            rng["cuda"] = torch.cuda.get_rng_state_all()
-        if self._generator is not None:
-            rng["generator"] = self._generator.get_state()
-        states = {}
-        for key, cb in self._keyed_callbacks():
-            states[key] = cb.state_dict()  # type: ignore[attr-defined]
-        return {
-            "format": FORMAT,
-            "version": VERSION,
-            "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
-            "optimizer": self.optimizer.state_dict(),
-            "scaler": None if self.scaler is None else self.scaler.state_dict(),
-            "epoch": self._epoch,
-            "batch": self._batch,
-            "step": self._step,
-            "sums": list(self._sums),
-            "seconds": self._seconds,
-            "seed": self.seed,
-            "rng": rng,
-            "history": self.history.to_dict(),
-            "callbacks": states,
-        }
+        return state.capture(
+            model=self.model,
+            optimizer=self.optimizer,
+            scaler=self.scaler,
+            callbacks=self._callbacks,
+            progress=self._progress,
+            history=self.history,
+            seed=self.seed,
+            device=self.device,
+            generator=self._generator,
+        )
 
     def save_checkpoint(self, path: str | os.PathLike[str]) -> Path:
         """Write ``state_dict()`` to ``path`` atomically; returns the path."""
         return atomic_save(self.state_dict(), path)
-
-    def _keyed_callbacks(self) -> Iterator[tuple[str, Callback]]:
-        """Callbacks with state, under keys stable from run to run."""
-        seen: dict[str, int] = {}
-        for cb in self._callbacks:
-            if hasattr(cb, "state_dict") and hasattr(cb, "load_state_dict"):
-                name = type(cb).__name__
-                seen[name] = seen.get(name, 0) + 1
-                yield f"{name}.{seen[name]}", cb
-
-    def _find_checkpoint(
-        self, resume: object, callbacks: list[Callback]
-    ) -> tuple[dict[str, Any], str] | None:
-        """The checkpoint to resume from, read and checked against the model."""
-        if resume is None or resume is False:
-            return None
-        if resume is True:
-            from seqmodels.training.callbacks import Checkpoint
-
-            found = [cb for cb in callbacks if isinstance(cb, Checkpoint)]
-            if not found:
-                raise ValueError(
-                    "Trainer: resume=True needs a Checkpoint callback; give the"
-                    " checkpoint's path instead"
-                )
-            path = found[0].last_path
-            if not path.is_file():
-                logger.info("no checkpoint at %s; training from the start", path)
-                return None
-        elif isinstance(resume, str | os.PathLike):
-            path = Path(resume)
-            if path.is_dir():
-                path = path / "last.pt"
-        else:
-            raise TypeError(
-                "Trainer: resume must be a path, True or None,"
-                f" got {type(resume).__name__}"
-            )
-        data = load_checkpoint(path)
-        check_state_dict(self.model, data.get("model", {}), str(path), "Trainer")
-        return data, str(path)
-
-    def _restore(self, data: dict[str, Any], source: str) -> None:
-        """Put the training state of a checkpoint back (inside ``fit``)."""
-        self.model.load_state_dict(data["model"])
-        try:
-            self.optimizer.load_state_dict(data["optimizer"])
-        except (ValueError, KeyError, RuntimeError) as error:
-            raise CheckpointError(
-                f"Trainer: the optimiser state in {source} does not fit this"
-                f" optimiser ({error})"
-            ) from None
-        if self.scaler is not None and data.get("scaler"):
-            self.scaler.load_state_dict(data["scaler"])
-        states = data.get("callbacks", {})
-        for key, cb in self._keyed_callbacks():
-            if key in states:
-                cb.load_state_dict(states[key])  # type: ignore[attr-defined]
-            else:
-                logger.warning("checkpoint %s holds no state for %s", source, key)
-        rng = data["rng"]
-        torch.set_rng_state(rng["torch"])
-        if "cuda" in rng and self.device.type == "cuda":
-            torch.cuda.set_rng_state_all(rng["cuda"])
-        if "generator" in rng and self._generator is not None:
-            self._generator.set_state(rng["generator"])
-        self._epoch, self._batch = int(data["epoch"]), int(data["batch"])
-        self._step, self._seconds = int(data["step"]), float(data["seconds"])
-        self._sums = [float(s) for s in data["sums"]]
-        self.history = History.from_dict(data["history"])
-        self.history.stop_reason = None
-        logger.info(
-            "resumed from %s at epoch %d, batch %d", source, self._epoch, self._batch
-        )
-
-
-def _widen(logits: Tensor) -> Tensor:
-    """Half-precision logits (from autocast) in float32 for the loss."""
-    if logits.dtype in (torch.float16, torch.bfloat16):
-        return logits.float()
-    return logits
-
-
-def _perplexity(loss: float) -> float:
-    """``exp(loss)``, infinite when it overflows."""
-    try:
-        return math.exp(loss)
-    except OverflowError:
-        return math.inf
