@@ -18,6 +18,8 @@ mostly agrees, temperature 2 wanders off. Exits 0.
 from __future__ import annotations
 
 import argparse
+import math
+import sys
 import time
 from pathlib import Path
 
@@ -50,7 +52,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--length", type=int, default=60, help="characters a sample")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+
+    # Bad values are usage errors (exit 2), not tracebacks from deep inside.
+    for flag in ("epochs", "hidden-size", "seq-len", "stride", "threads"):
+        value = getattr(args, flag.replace("-", "_"))
+        if value < 1:
+            parser.error(f"--{flag} must be at least 1, got {value}")
+    if not 0 < args.lr < math.inf:  # also refuses nan
+        parser.error(f"--lr must be a positive number, got {args.lr}")
+    if args.length < 0:
+        parser.error(f"--length must be at least 0, got {args.length}")
+    return args
 
 
 def windows(ids: list[int], seq_len: int, stride: int) -> torch.Tensor:
@@ -67,10 +80,18 @@ def windows(ids: list[int], seq_len: int, stride: int) -> torch.Tensor:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    text = args.text.read_text(encoding="utf-8") if args.text else DEFAULT_TEXT
+    try:
+        text = args.text.read_text(encoding="utf-8") if args.text else DEFAULT_TEXT
+    except (OSError, UnicodeDecodeError) as error:
+        print(f"error: cannot read {args.text} as UTF-8 text: {error}", file=sys.stderr)
+        return 2
 
     # Characters to ids, then the whole text as rows of a batch.
-    tokenizer = CharTokenizer().fit(text)
+    try:
+        tokenizer = CharTokenizer().fit(text)
+    except ValueError as error:
+        print(f"error: {args.text}: {error}", file=sys.stderr)
+        return 2
     ids = tokenizer.encode(text)
     data = windows(ids, args.seq_len, args.stride)
     vocab = len(tokenizer.vocab)

@@ -107,6 +107,10 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=400)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    for flag in ("hidden_size", "epochs"):
+        if getattr(args, flag) < 1:
+            flag_name = "--" + flag.replace("_", "-")
+            parser.error(f"{flag_name} must be at least 1, got {getattr(args, flag)}")
     torch.set_num_threads(1)  # tiny model: one thread is fastest
 
     # 1. The conformance kit: protocol, shapes, dtypes, gradients, errors.

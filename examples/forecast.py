@@ -37,7 +37,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--lr", type=float, default=0.01)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+
+    # Bad values are usage errors (exit 2), not tracebacks from deep inside.
+    for flag in ("length", "window", "hidden-size", "epochs", "threads"):
+        value = getattr(args, flag.replace("-", "_"))
+        if value < 1:
+            parser.error(f"--{flag} must be at least 1, got {value}")
+    if not 0 < args.lr < math.inf:  # also refuses nan
+        parser.error(f"--lr must be a positive number, got {args.lr}")
+    if not 0 <= args.noise < math.inf:
+        parser.error(f"--noise must be a number >= 0, got {args.noise}")
+    if args.length < args.window + 2:
+        parser.error(
+            f"--length ({args.length}) must exceed --window ({args.window}) by at"
+            " least 2, so that there are windows to train and to test on"
+        )
+    return args
 
 
 def make_series(length: int, noise: float, generator: torch.Generator) -> torch.Tensor:
@@ -78,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        if epoch % (args.epochs // 5) == 0:
+        if epoch % max(1, args.epochs // 5) == 0:
             print(f"epoch {epoch:4d} | train mse {loss.item():.4f}")
     print(f"trained in {time.perf_counter() - start:.1f} s")
 

@@ -30,6 +30,7 @@ epochs and seconds it took (a few seconds in all on a laptop CPU); exit status
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from pathlib import Path
@@ -82,6 +83,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.hidden_size < 1 or args.epochs < 1 or args.threads < 1:
         parser.error("--hidden-size, --epochs and --threads must be positive")
+    if not 0 < args.lr < math.inf:  # also refuses nan
+        parser.error(f"--lr must be a positive number, got {args.lr}")
     try:
         resolve_device(args.device, name="--device")
     except ValueError as error:

@@ -19,6 +19,7 @@ greedy accuracy is below 80%, else 0.
 from __future__ import annotations
 
 import argparse
+import math
 import time
 
 import torch
@@ -40,7 +41,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--lr", type=float, default=0.005)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+
+    # Bad values are usage errors (exit 2), not tracebacks from deep inside.
+    for flag in ("words", "hidden-size", "epochs", "batch-size", "threads"):
+        value = getattr(args, flag.replace("-", "_"))
+        if value < 1:
+            parser.error(f"--{flag} must be at least 1, got {value}")
+    if not 0 < args.lr < math.inf:  # also refuses nan
+        parser.error(f"--lr must be a positive number, got {args.lr}")
+    return args
 
 
 def random_words(count: int, generator: torch.Generator) -> list[str]:

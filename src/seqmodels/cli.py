@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import sys
 import time
 from collections.abc import Sequence
@@ -84,6 +85,16 @@ def _count(text: str) -> int:
     return value
 
 
+def _finite_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``seqmodels`` command."""
     formatter = argparse.ArgumentDefaultsHelpFormatter
@@ -129,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=64,
         help="a longer text is cut into windows of this many tokens",
     )
-    train.add_argument("--lr", type=float, default=0.01, help="learning rate")
+    train.add_argument("--lr", type=_finite_float, default=0.01, help="learning rate")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument(
         "--threads",
@@ -145,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument(
         "--target-loss",
-        type=float,
+        type=_finite_float,
         default=None,
         help="exit 1 if the final loss is above this",
     )
@@ -163,14 +174,16 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("model", type=Path, help="a directory written by train")
     generate.add_argument("--prompt", required=True, help="the text to continue")
     generate.add_argument("--max-new-tokens", type=_count, default=50)
-    generate.add_argument("--temperature", type=float, default=0.0, help="0 is greedy")
+    generate.add_argument(
+        "--temperature", type=_finite_float, default=0.0, help="0 is greedy"
+    )
     generate.add_argument("--top-k", type=_positive_int, default=None)
-    generate.add_argument("--top-p", type=float, default=None)
-    generate.add_argument("--repetition-penalty", type=float, default=1.0)
+    generate.add_argument("--top-p", type=_finite_float, default=None)
+    generate.add_argument("--repetition-penalty", type=_finite_float, default=1.0)
     generate.add_argument(
         "--beam-width", type=_positive_int, default=1, help="1 is no beam search"
     )
-    generate.add_argument("--length-penalty", type=float, default=1.0)
+    generate.add_argument("--length-penalty", type=_finite_float, default=1.0)
     generate.add_argument(
         "--stop",
         action="append",
@@ -235,6 +248,8 @@ def _train(args: argparse.Namespace) -> int:
 
     if args.lr <= 0:
         raise CommandError(f"--lr must be positive, got {args.lr}")
+    if args.out.exists() and not args.out.is_dir():
+        raise CommandError(f"--out {args.out} is a file; expected a folder to save to")
     text = read_text(args.text)
     tokenizer = _make_tokenizer(args.tokenizer)
     try:
@@ -318,7 +333,12 @@ def _train(args: argparse.Namespace) -> int:
 def load(directory: Path, device: str) -> tuple[SequenceModel, Tokenizer]:
     """The model and tokenizer saved in ``directory``, or a ``CommandError``."""
     from seqmodels.serialization import load_model
+    from seqmodels.training.trainer import resolve_device
 
+    try:
+        resolve_device(device, name="--device")
+    except (TypeError, ValueError) as error:
+        raise CommandError(str(error)) from None
     if not directory.exists():
         raise CommandError(f"no such directory: {directory}")
     if not directory.is_dir():
@@ -341,6 +361,11 @@ def load(directory: Path, device: str) -> tuple[SequenceModel, Tokenizer]:
 
 
 def _generate(args: argparse.Namespace) -> int:
+    if args.stream and args.beam_width > 1:
+        raise CommandError(
+            "--stream prints tokens as they come, which beam search cannot"
+            f" (--beam-width {args.beam_width}); use one or the other"
+        )
     model, tokenizer = load(args.model, args.device)
     options = {
         "temperature": args.temperature,
@@ -352,7 +377,7 @@ def _generate(args: argparse.Namespace) -> int:
     }
     try:
         decoder = SequenceDecoder(model, tokenizer)
-        if args.stream and args.beam_width == 1:
+        if args.stream:
             pieces = decoder.stream(args.prompt, args.max_new_tokens, **options)
             print(tokenizer.decode(tokenizer.encode(args.prompt)), end="", flush=True)
             for piece in pieces:

@@ -9,6 +9,11 @@ from torch.nn import functional as F
 __all__ = ["Embedding", "OneHotEmbedding", "check_ids"]
 
 
+def _index(ids: Tensor) -> Tensor:
+    """``ids`` in a dtype ``F.embedding`` takes (int32 or int64)."""
+    return ids if ids.dtype in (torch.int32, torch.int64) else ids.long()
+
+
 def check_ids(name: str, ids: Tensor, vocab_size: int) -> None:
     """Raise a clear error unless ``ids`` is an integer tensor of valid ids."""
     if not isinstance(ids, Tensor):
@@ -51,6 +56,13 @@ class OneHotEmbedding(nn.Module):
             raise ValueError(
                 f"OneHotEmbedding: vocab_size must be at least 1, got {vocab_size}"
             )
+        if dtype is not None and (
+            not isinstance(dtype, torch.dtype) or not dtype.is_floating_point
+        ):
+            raise TypeError(
+                "OneHotEmbedding: dtype must be a floating torch.dtype such as"
+                f" torch.float32, got {dtype!r}"
+            )
         self.vocab_size = vocab_size
         self.dtype = dtype
 
@@ -76,7 +88,7 @@ class OneHotEmbedding(nn.Module):
                 f"OneHotEmbedding: expected a weight with {self.vocab_size} columns,"
                 f" got shape {list(weight.shape)}"
             )
-        columns = F.embedding(ids, weight.t())
+        columns = F.embedding(_index(ids), weight.t())
         return columns if bias is None else columns + bias
 
     def extra_repr(self) -> str:
@@ -109,7 +121,11 @@ class Embedding(nn.Module):
             ("vocab_size", vocab_size),
             ("embedding_size", embedding_size),
         ):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(
+                    f"Embedding: {arg} must be an int, got {type(value).__name__}"
+                )
+            if value < 1:
                 raise ValueError(
                     f"Embedding: {arg} must be a positive integer, got {value!r}"
                 )
@@ -133,10 +149,15 @@ class Embedding(nn.Module):
     def forward(self, ids: Tensor) -> Tensor:
         """Ids ``[...]`` to vectors ``[..., E]``."""
         check_ids("Embedding", ids, self.vocab_size)
-        return F.embedding(ids, self.weight)
+        return F.embedding(_index(ids), self.weight)
 
     def project(self, ids: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
-        """``self(ids) @ weight.T + bias``, ``[..., G]``."""
+        """``self(ids) @ weight.T + bias``, ``[..., G]``; ``weight`` is ``[G, E]``."""
+        if weight.dim() != 2 or weight.shape[-1] != self.embedding_size:
+            raise ValueError(
+                f"Embedding: expected a weight with {self.embedding_size} columns,"
+                f" got shape {list(weight.shape)}"
+            )
         return F.linear(self(ids), weight, bias)
 
     def extra_repr(self) -> str:

@@ -358,10 +358,16 @@ class Stacked(nn.Module):
             raise ValueError(
                 f"Stacked: num_layers must be at least 1, got {num_layers}"
             )
+        if not callable(make_cell) or isinstance(make_cell, nn.Module):
+            raise TypeError(
+                "Stacked.build: expected make_cell as a function input_size ->"
+                f" cell (e.g. lambda size: LSTMCell(size, 64)), got"
+                f" {type(make_cell).__name__}"
+            )
         layers: list[Cell | SequenceLayer] = []
         size = input_size
         for _ in range(num_layers):
-            layer: Cell | SequenceLayer = make_cell(size)
+            layer = as_layer(make_cell(size), name="Stacked.build")
             if bidirectional:
                 layer = Bidirectional(layer, make_cell(size))
             layers.append(layer)

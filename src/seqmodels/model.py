@@ -218,9 +218,14 @@ class SequenceModel(nn.Module):
 
     def step(self, ids: Tensor, state: State | None = None) -> tuple[Tensor, State]:
         """One step: ids ``[B]`` and the state to ``(logits [B, V], state)``."""
-        if not isinstance(ids, Tensor) or ids.dim() != 1:
-            got = list(ids.shape) if isinstance(ids, Tensor) else type(ids).__name__
-            raise ValueError(f"SequenceModel: step expects ids of shape [B], got {got}")
+        if not isinstance(ids, Tensor):
+            raise TypeError(
+                f"SequenceModel: step expects ids as a tensor, got {type(ids).__name__}"
+            )
+        if ids.dim() != 1:
+            raise ValueError(
+                f"SequenceModel: step expects ids of shape [B], got {list(ids.shape)}"
+            )
         if not getattr(self.recurrent, "causal", True):
             raise ValueError(
                 f"SequenceModel: a {type(self.recurrent).__name__} layer sees the"

@@ -366,9 +366,12 @@ class Recurrent(nn.Module):
         for t, x_t in enumerate(inputs.unbind(1)[:valid_steps]):
             details: dict[str, Tensor] | None = {} if with_details else None
             if details is None:
-                out, new_state = step(x_t, state)
+                result = step(x_t, state)
             else:
-                out, new_state = step(x_t, state, details=details)
+                result = step(x_t, state, details=details)
+            if t == 0:
+                self._check_step_result(result, batch)
+            out, new_state = result
             keep = None if checked is None else (checked > t).unsqueeze(1)
             if keep is not None:
                 out = out.masked_fill(~keep, 0.0)
@@ -404,6 +407,27 @@ class Recurrent(nn.Module):
             stacked = torch.cat([stacked, pad], dim=1)
         return stacked
 
+    def _check_step_result(self, result: object, batch: int) -> None:
+        """Check a cell's first step: ``(output [B, H], state)``, ``H`` its
+        ``output_size``; a cell that says otherwise would give wrong shapes."""
+        size = self.cell.output_size
+        if not isinstance(result, tuple) or len(result) != 2:
+            got = (
+                f"a tuple of {len(result)}"
+                if isinstance(result, tuple)
+                else type(result).__name__
+            )
+            raise TypeError(
+                f"{self._name}: the cell must return (output, state), got {got}"
+            )
+        out = result[0]
+        if not isinstance(out, Tensor) or tuple(out.shape) != (batch, size):
+            shape = list(out.shape) if isinstance(out, Tensor) else type(out).__name__
+            raise ValueError(
+                f"{self._name}: the cell's output must be [B, output_size] ="
+                f" [{batch}, {size}], got {shape}"
+            )
+
     def _check_projected(self, gx: object) -> None:
         projection = self.input_projection()
         if projection is None:
@@ -433,6 +457,14 @@ class Recurrent(nn.Module):
                 f"{self._name}: expected {what} with {features} features,"
                 f" got {xs.shape[2]} (shape {list(xs.shape)})"
             )
+        if self._projected:
+            want = cast(ProjectedCell, self.cell).input_weight.dtype
+            if xs.dtype != want:
+                raise TypeError(
+                    f"{self._name}: expected {what} of dtype {want} (the cell's"
+                    f" parameters), got {xs.dtype}; convert one to the other,"
+                    f" e.g. xs.to({want}) or layer.to({xs.dtype})"
+                )
 
     def _check_lengths(
         self,

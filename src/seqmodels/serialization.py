@@ -120,6 +120,13 @@ def _cell_config(model: SequenceModel) -> dict[str, Any]:
     return {"class": type(cell).__name__, "args": args, "reverse": reverse}
 
 
+def _integer(value: object, what: str) -> int:
+    """``value`` if it is an int (not a bool); a JSON 4.7 or "4" is refused."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{what} must be an int, got {value!r}")
+    return value
+
+
 def _build(config: dict[str, Any], where: str) -> SequenceModel:
     """The model a config describes, with freshly drawn weights."""
     try:
@@ -129,12 +136,14 @@ def _build(config: dict[str, Any], where: str) -> SequenceModel:
         if spec["kind"] == "one_hot":
             one_hot_dtype = spec.get("dtype")
             embedding = OneHotEmbedding(
-                int(spec["vocab_size"]),
+                _integer(spec["vocab_size"], "embedding.vocab_size"),
                 dtype=None if one_hot_dtype is None else DTYPES[one_hot_dtype],
             )
         elif spec["kind"] == "learned":
             embedding = Embedding(
-                int(spec["vocab_size"]), int(spec["embedding_size"]), dtype=dtype
+                _integer(spec["vocab_size"], "embedding.vocab_size"),
+                _integer(spec["embedding_size"], "embedding.embedding_size"),
+                dtype=dtype,
             )
         else:
             raise ValueError(f"unknown embedding kind {spec['kind']!r}")
@@ -142,9 +151,14 @@ def _build(config: dict[str, Any], where: str) -> SequenceModel:
         cell_class = cells[config["cell"]["class"]]
         cell = cell_class(**config["cell"]["args"], dtype=dtype)
         layer: Recurrent | RNNCell | LSTMCell | GRUCell = cell
-        if config["cell"].get("reverse", False):
+        reverse = config["cell"].get("reverse", False)
+        if not isinstance(reverse, bool):
+            raise TypeError(f"cell.reverse must be true or false, got {reverse!r}")
+        if reverse:
             layer = Recurrent(cell, reverse=True)
-        model = SequenceModel(embedding, layer, int(config["vocab_size"]))
+        model = SequenceModel(
+            embedding, layer, _integer(config["vocab_size"], "vocab_size")
+        )
     except (KeyError, TypeError, ValueError) as error:
         raise ValueError(
             f"load_model: {where} does not describe a model seqmodels can build"
@@ -178,7 +192,11 @@ def save_model(
         raise TypeError(
             f"save_model: expected a SequenceModel, got {type(model).__name__}"
         )
-    folder = Path(directory)
+    folder = _folder(directory, "save_model")
+    if folder.exists() and not folder.is_dir():
+        raise FileExistsError(
+            f"save_model: {folder} is a file; expected a folder (new or existing)"
+        )
     config: dict[str, Any] = {
         "format": FORMAT,
         "version": VERSION,
@@ -248,9 +266,13 @@ def load_model(
     weights) for a folder that is incomplete, corrupt, of another format,
     holding pickled code, or whose tokenizer does not match the weights.
     """
-    folder = Path(directory)
+    folder = _folder(directory, "load_model")
     target = resolve_device(device, name="load_model")
     config_path = folder / CONFIG
+    if folder.exists() and not folder.is_dir():
+        raise NotADirectoryError(
+            f"load_model: {folder} is a file; expected a folder written by save_model"
+        )
     if not config_path.is_file():
         raise FileNotFoundError(
             f"load_model: no {CONFIG} in {folder}; is it a folder written by"
@@ -275,7 +297,12 @@ def load_model(
 
     # The weights, read without unpickling anything.
     weights = config.get("weights") or {}
-    path = folder / str(weights.get("file", ""))
+    if not isinstance(weights, dict):
+        raise ValueError(
+            f"load_model: {config_path}: expected 'weights' as an object,"
+            f" got {type(weights).__name__}"
+        )
+    path = _member(folder, weights.get("file"), config_path, "weights")
     if weights.get("format") == "safetensors":
         if not _has_safetensors():
             raise ImportError(
@@ -311,7 +338,18 @@ def load_model(
     if spec is not None:
         from seqmodels.tokenizers import load_tokenizer
 
-        tokenizer_path = folder / str(spec.get("file", TOKENIZER))
+        if not isinstance(spec, dict):
+            raise ValueError(
+                f"load_model: {config_path}: expected 'tokenizer' as an object or"
+                f" null, got {type(spec).__name__}"
+            )
+        file = spec.get("file", TOKENIZER)
+        tokenizer_path = _member(folder, file, config_path, "tokenizer")
+        if not tokenizer_path.is_file():
+            raise FileNotFoundError(
+                f"load_model: {config_path} names the tokenizer file {file!r},"
+                f" but there is no {tokenizer_path}; the folder is incomplete"
+            )
         tokenizer = load_tokenizer(tokenizer_path)
         found = tokenizer.vocab.fingerprint
         if found != spec.get("fingerprint"):
@@ -323,6 +361,26 @@ def load_model(
                 " model again with the tokenizer it was trained with"
             )
     return model.to(target).eval(), tokenizer
+
+
+def _folder(directory: object, name: str) -> Path:
+    if isinstance(directory, bool) or not isinstance(directory, str | os.PathLike):
+        raise TypeError(
+            f"{name}: expected a folder path (str or os.PathLike),"
+            f" got {type(directory).__name__}"
+        )
+    return Path(directory)
+
+
+def _member(folder: Path, file: object, config_path: Path, what: str) -> Path:
+    """``folder / file`` for a plain file name from the config; a name with a
+    folder in it (``../x``) could point anywhere, so it is refused."""
+    if not isinstance(file, str) or file in ("", ".", "..") or Path(file).name != file:
+        raise ValueError(
+            f"load_model: {config_path}: expected the {what} file as a plain file"
+            f" name inside the folder, got {file!r}"
+        )
+    return folder / file
 
 
 def _load_weights(model: nn.Module, state: dict[str, Tensor]) -> None:

@@ -167,6 +167,10 @@ class Vocabulary:
 
     def id(self, token: str) -> int:
         """The id of ``token``; ``UnknownTokenError`` if it is absent."""
+        if not isinstance(token, str):
+            raise TypeError(
+                f"Vocabulary: expected a str token, got {type(token).__name__}"
+            )
         try:
             return self._ids[token]
         except KeyError:
@@ -329,10 +333,20 @@ def write_json(path: str | os.PathLike[str], data: Mapping[str, Any]) -> None:
 
 
 def read_json(path: str | os.PathLike[str], component: str) -> Any:
-    """Read a UTF-8 JSON file; ``ValueError`` naming the file if it is not JSON."""
+    """Read a UTF-8 JSON file; ``ValueError`` naming the file if it is not JSON,
+    ``FileNotFoundError`` naming ``component`` if there is no such file."""
+    if not isinstance(path, str | os.PathLike):
+        raise TypeError(
+            f"{component}: expected a path (str or os.PathLike),"
+            f" got {type(path).__name__}"
+        )
+    if Path(path).is_dir():
+        raise IsADirectoryError(f"{component}: {path} is a folder, expected a file")
     try:
         text = Path(path).read_text(encoding="utf-8")
         return json.loads(text)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{component}: no such file: {path}") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ValueError(f"{component}: {path} is not a JSON file ({error})") from None
 
@@ -342,6 +356,11 @@ def _check_tokens(what: str, tokens: Iterable[str]) -> tuple[str, ...]:
         raise TypeError(
             f"Vocabulary: expected {what} as an iterable of str, got "
             f"{type(tokens).__name__} (wrap a single token in a list)"
+        )
+    if not isinstance(tokens, Iterable):
+        raise TypeError(
+            f"Vocabulary: expected {what} as an iterable of str, got "
+            f"{type(tokens).__name__}"
         )
     checked = tuple(tokens)
     for token in checked:
@@ -357,6 +376,8 @@ def _check_tokens(what: str, tokens: Iterable[str]) -> tuple[str, ...]:
 
 def _check_positive(name: str, value: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"Vocabulary: expected {name} as int, got {type(value)}")
+        raise TypeError(
+            f"Vocabulary: expected {name} as int, got {type(value).__name__}"
+        )
     if value < 1:
         raise ValueError(f"Vocabulary: expected {name} >= 1, got {value}")

@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 from seqmodels.protocols import State
 
-__all__ = ["ProjectedCellBase", "check_tensor_state"]
+__all__ = ["ProjectedCellBase", "check_dtype", "check_tensor_state"]
 
 
 class ProjectedCellBase(nn.Module):
@@ -43,10 +43,29 @@ class ProjectedCellBase(nn.Module):
         super().__init__()
         name = type(self).__name__
         for arg, value in (("input_size", input_size), ("hidden_size", hidden_size)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(
+                    f"{name}: {arg} must be an int, got {type(value).__name__}"
+                    f" ({value!r})"
+                )
+            if value < 1:
                 raise ValueError(
                     f"{name}: {arg} must be a positive integer, got {value!r}"
                 )
+        if not isinstance(bias, bool):
+            raise TypeError(f"{name}: bias must be a bool, got {type(bias).__name__}")
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise TypeError(
+                f"{name}: generator must be a torch.Generator or None,"
+                f" got {type(generator).__name__}"
+            )
+        if dtype is not None and (
+            not isinstance(dtype, torch.dtype) or not dtype.is_floating_point
+        ):
+            raise TypeError(
+                f"{name}: dtype must be a floating torch.dtype such as"
+                f" torch.float64, got {dtype!r}"
+            )
         self.input_size = input_size
         self.hidden_size = hidden_size
         self.bias = bias
@@ -111,6 +130,7 @@ class ProjectedCellBase(nn.Module):
                 f"{name}: expected input with {self.input_size} features,"
                 f" got {x.shape[1]}"
             )
+        check_dtype(name, "input", x, self.weight_ih)
 
     def forward(
         self,
@@ -163,6 +183,16 @@ class ProjectedCellBase(nn.Module):
         return text if self.bias else text + ", bias=False"
 
 
+def check_dtype(name: str, what: str, x: Tensor, weight: Tensor) -> None:
+    """Raise a ``TypeError`` unless ``x`` has the dtype of the parameters."""
+    if x.dtype != weight.dtype:
+        raise TypeError(
+            f"{name}: expected {what} of dtype {weight.dtype} (the cell's"
+            f" parameters), got {x.dtype}; convert one to the other, e.g."
+            f" x.to({weight.dtype}) or cell.to({x.dtype})"
+        )
+
+
 def check_tensor_state(
     name: str,
     what: str,
@@ -210,8 +240,15 @@ def zeros_state(
     device: torch.device | str | None,
     dtype: torch.dtype | None,
     like: Tensor,
+    name: str = "initial_state",
 ) -> Tensor:
     """A zero ``[B, size]`` tensor, on ``like``'s device and dtype by default."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int):
+        raise TypeError(
+            f"{name}: batch_size must be an int, got {type(batch_size).__name__}"
+        )
+    if batch_size < 0:
+        raise ValueError(f"{name}: batch_size must be >= 0, got {batch_size}")
     return torch.zeros(
         batch_size,
         size,

@@ -64,6 +64,10 @@ class GRUCell(ProjectedCellBase):
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
+        if not isinstance(reset_after, bool):
+            raise TypeError(
+                f"GRUCell: reset_after must be a bool, got {type(reset_after).__name__}"
+            )
         self.reset_after = reset_after
         super().__init__(
             input_size,
@@ -91,7 +95,8 @@ class GRUCell(ProjectedCellBase):
         dtype: torch.dtype | None = None,
     ) -> Tensor:
         """The zero state ``[B, H]``, on the parameters' device and dtype."""
-        return zeros_state(batch_size, self.hidden_size, device, dtype, self.weight_hh)
+        like, name = self.weight_hh, type(self).__name__
+        return zeros_state(batch_size, self.hidden_size, device, dtype, like, name)
 
     def check_state(
         self,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor, nn
 
@@ -78,6 +80,13 @@ class LSTMCell(ProjectedCellBase):
                 f"LSTMCell: proj_size must be smaller than hidden_size ({hidden_size}),"
                 f" got {proj_size}"
             )
+        if isinstance(forget_bias, bool) or not isinstance(forget_bias, int | float):
+            raise TypeError(
+                "LSTMCell: forget_bias must be a number,"
+                f" got {type(forget_bias).__name__}"
+            )
+        if not math.isfinite(forget_bias):
+            raise ValueError(f"LSTMCell: forget_bias must be finite, got {forget_bias}")
         if forget_bias and not bias:
             raise ValueError(f"LSTMCell: forget_bias={forget_bias} needs bias=True")
         self.proj_size = proj_size
@@ -133,10 +142,10 @@ class LSTMCell(ProjectedCellBase):
         dtype: torch.dtype | None = None,
     ) -> LSTMState:
         """Zeros: ``LSTMState(h [B, P or H], c [B, H])``."""
-        like = self.weight_hh
+        like, name = self.weight_hh, type(self).__name__
         return LSTMState(
-            zeros_state(batch_size, self.output_size, device, dtype, like),
-            zeros_state(batch_size, self.hidden_size, device, dtype, like),
+            zeros_state(batch_size, self.output_size, device, dtype, like, name),
+            zeros_state(batch_size, self.hidden_size, device, dtype, like, name),
         )
 
     def check_state(

@@ -75,7 +75,8 @@ class RNNCell(ProjectedCellBase):
         dtype: torch.dtype | None = None,
     ) -> Tensor:
         """The zero state ``[B, H]``, on the parameters' device and dtype."""
-        return zeros_state(batch_size, self.hidden_size, device, dtype, self.weight_hh)
+        like, name = self.weight_hh, type(self).__name__
+        return zeros_state(batch_size, self.hidden_size, device, dtype, like, name)
 
     def check_state(
         self,

@@ -95,13 +95,41 @@ def from_keras(
         )
     name = _KINDS[key]
     gates = _GATES[key]
-    if not isinstance(weights, Sequence) or len(weights) not in (2, 3):
-        got = len(weights) if isinstance(weights, Sequence) else type(weights).__name__
+    for flag, value in (("reset_after", reset_after), ("go_backwards", go_backwards)):
+        if not isinstance(value, bool):
+            raise TypeError(
+                f"from_keras({name}): {flag} must be a bool, got {type(value).__name__}"
+            )
+    if not isinstance(weights, Sequence) or isinstance(weights, str):
+        raise TypeError(
+            f"from_keras({name}): expected weights as a list [kernel,"
+            f" recurrent_kernel(, bias)] (layer.get_weights()),"
+            f" got {type(weights).__name__}"
+        )
+    if len(weights) not in (2, 3):
         raise ValueError(
             f"from_keras({name}): expected [kernel, recurrent_kernel] or [kernel,"
-            f" recurrent_kernel, bias], got {got}"
+            f" recurrent_kernel, bias], got {len(weights)} arrays"
         )
-    arrays = [np.asarray(w) for w in weights]
+    arrays = []
+    for what, w in zip(("kernel", "recurrent_kernel", "bias"), weights, strict=False):
+        try:
+            array = np.asarray(w)
+        except ValueError as error:
+            raise ValueError(
+                f"from_keras({name}): {what} is not a rectangular array ({error})"
+            ) from None
+        if array.dtype == np.bool_ or not (
+            np.issubdtype(array.dtype, np.integer)
+            or np.issubdtype(array.dtype, np.floating)
+        ):
+            raise TypeError(
+                f"from_keras({name}): expected {what} of real numbers,"
+                f" got dtype {array.dtype}"
+            )
+        if not np.isfinite(array).all():
+            raise ValueError(f"from_keras({name}): {what} holds NaN or infinite values")
+        arrays.append(array)
     kernel, recurrent = arrays[0], arrays[1]
     bias = arrays[2] if len(arrays) == 3 else None
 
@@ -169,7 +197,7 @@ def from_keras(
             b = tensor(bias)
             cell.bias_ih.copy_(layout(b[0] if two_biases else b))
             cell.bias_hh.copy_(layout(b[1]) if two_biases else torch.zeros_like(b))
-    return Recurrent(cell, reverse=bool(go_backwards))
+    return Recurrent(cell, reverse=go_backwards)
 
 
 def from_keras_layer(layer: Any) -> Recurrent:

@@ -322,6 +322,13 @@ def to_torch(
 def _flat_states(layer: nn.Module, state: State) -> list[State]:
     """A layer's nested state as a list in torch's order (layer, direction)."""
     rows = list(layer.layers) if isinstance(layer, Stacked) else [layer]
+    if isinstance(layer, Stacked) and (
+        isinstance(state, Tensor) or not isinstance(state, tuple)
+    ):
+        raise TypeError(
+            f"state_to_torch: expected a tuple with a state for each of"
+            f" {len(rows)} layers, got {type(state).__name__}"
+        )
     per_row = list(state) if isinstance(layer, Stacked) else [state]
     if len(per_row) != len(rows):
         raise ValueError(
@@ -331,7 +338,11 @@ def _flat_states(layer: nn.Module, state: State) -> list[State]:
     flat: list[State] = []
     for row, row_state in zip(rows, per_row, strict=True):
         if isinstance(row, Bidirectional):
-            assert isinstance(row_state, tuple)
+            if not isinstance(row_state, tuple) or len(row_state) != 2:
+                raise TypeError(
+                    "state_to_torch: expected a (forward, backward) pair for a"
+                    f" Bidirectional layer, got {type(row_state).__name__}"
+                )
             flat.extend(row_state)
         else:
             flat.append(row_state)
@@ -345,7 +356,22 @@ def state_to_torch(
     ``(h, c)``, with ``h`` ``[L * D, B, P]`` under a projection)."""
     grid = _grid(layer)
     flat = _flat_states(layer, state)
-    if isinstance(grid[0][0], LSTMCell):
+    lstm = isinstance(grid[0][0], LSTMCell)
+    for s in flat:
+        ok = (
+            isinstance(s, tuple)
+            and len(s) == 2
+            and all(isinstance(t, Tensor) for t in s)
+            if lstm
+            else isinstance(s, Tensor)
+        )
+        if not ok:
+            want = "LSTMState(h, c)" if lstm else "a tensor h"
+            raise TypeError(
+                f"state_to_torch: expected each cell's state as {want},"
+                f" got {type(s).__name__}"
+            )
+    if lstm:
         hs = [cast(LSTMState, s).h for s in flat]
         cs = [cast(LSTMState, s).c for s in flat]
         return torch.stack(hs), torch.stack(cs)

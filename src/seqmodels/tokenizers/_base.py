@@ -219,7 +219,7 @@ class BaseTokenizer:
         """
         name = type(self).__name__
         vocab = self.vocab
-        if isinstance(ids, (str, bytes)):
+        if isinstance(ids, (str, bytes)) or not isinstance(ids, Iterable):
             raise TypeError(
                 f"{name}.decode: expected a sequence of int ids, got "
                 f"{type(ids).__name__}"
