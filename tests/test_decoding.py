@@ -472,5 +472,7 @@ def test_construction_is_checked(tok: WordTokenizer) -> None:
         SequenceDecoder(nn.Linear(2, 2), tok)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="tokenizer has 4 tokens but the model"):
         SequenceDecoder(lstm_model(3), tok)
+    with pytest.raises(ValueError, match="has 4 tokens but the model scores 9;"):
+        SequenceDecoder(lstm_model(9), tok)  # would generate ids it cannot decode
     with pytest.raises(ValueError, match="no tokenizer; pass one"):
         SequenceDecoder(lstm_model(3)).generate("가", 1)

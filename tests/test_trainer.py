@@ -481,6 +481,28 @@ def test_bad_fit_arguments_raise_clear_errors(
         trainer(make_model()).fit(data, **options)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        ({"lr": "0.1"}, "lr must be a number, got str"),
+        ({"seed": "1"}, "seed must be an int, got str"),
+        ({"seed": 1.5}, "seed must be an int, got float"),
+    ],
+)
+def test_constructor_arguments_of_the_wrong_kind(
+    options: dict[str, object], match: str
+) -> None:
+    model = SequenceModel(OneHotEmbedding(3), LSTMCell(3, 4), vocab_size=3)
+    with pytest.raises(TypeError, match=f"Trainer: {match}"):
+        trainer(model, **options)
+
+
+def test_epochs_of_the_wrong_kind() -> None:
+    model = SequenceModel(OneHotEmbedding(3), LSTMCell(3, 4), vocab_size=3)
+    with pytest.raises(TypeError, match="Trainer: epochs must be an int, got float"):
+        trainer(model).fit([0, 1, 2], epochs=1.5)  # type: ignore[arg-type]
+
+
 def test_fp16_on_the_cpu_is_refused() -> None:
     with pytest.raises(ValueError, match="precision 'fp16' needs a CUDA device"):
         trainer(make_model(), precision="fp16")

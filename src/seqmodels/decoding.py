@@ -113,10 +113,11 @@ class SequenceDecoder:
                     f"{_NAME}: expected a tokenizer with vocab, encode() and"
                     f" decode(), got {type(tokenizer).__name__}"
                 )
-            if len(tokenizer.vocab) > model.vocab_size:
+            if len(tokenizer.vocab) != model.vocab_size:
                 raise ValueError(
                     f"{_NAME}: the tokenizer has {len(tokenizer.vocab)} tokens"
-                    f" but the model scores only {model.vocab_size}"
+                    f" but the model scores {model.vocab_size}; they must be"
+                    " equal (a model trained with another tokenizer?)"
                 )
         self.model = model
         self.tokenizer = tokenizer

@@ -101,8 +101,12 @@ class Trainer:
             raise TypeError(
                 f"Trainer: expected a torch.nn.Module, got {type(model).__name__}"
             )
-        if not (isinstance(lr, int | float) and lr > 0 and math.isfinite(lr)):
+        if isinstance(lr, bool) or not isinstance(lr, int | float):
+            raise TypeError(f"Trainer: lr must be a number, got {type(lr).__name__}")
+        if not (lr > 0 and math.isfinite(lr)):
             raise ValueError(f"Trainer: lr must be a positive number, got {lr!r}")
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise TypeError(f"Trainer: seed must be an int, got {type(seed).__name__}")
         for arg, clip in (
             ("clip_grad_norm", clip_grad_norm),
             ("clip_grad_value", clip_grad_value),
@@ -340,7 +344,11 @@ class Trainer:
         tbptt_steps: object,
         validation_split: object,
     ) -> None:
-        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        if isinstance(epochs, bool) or not isinstance(epochs, int):
+            raise TypeError(
+                f"Trainer: epochs must be an int, got {type(epochs).__name__}"
+            )
+        if epochs < 1:
             raise ValueError(f"Trainer: epochs must be a positive int, got {epochs!r}")
         if not (
             isinstance(teacher_forcing, int | float) and 0.0 <= teacher_forcing <= 1.0
