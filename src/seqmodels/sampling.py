@@ -199,7 +199,8 @@ def sample_steps(
     >>> steps = sample_steps(
     ...     model, [[0], [1, 2]], max_new_tokens=4, generator=torch.Generator()
     ... )
-    >>> [len(picks) for picks in steps]
+    >>> rows_per_step = [len(picks) for picks in steps]
+    >>> rows_per_step
     [2, 2, 2, 2]
     """
     if max_new_tokens == 0:

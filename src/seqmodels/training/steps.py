@@ -148,8 +148,9 @@ class Stepper:
         tbptt_steps: time steps per chunk; ``None``: the whole batch at once.
         same_batch: every batch is the same ``Batch`` object, never changed
             (``Batches.fixed``), so its chunks are made once and kept.
-        device, generator, autocast, scaler, clip_grad_norm, clip_grad_value:
-            as the ``Trainer`` has them.
+
+    The other arguments (``device``, ``generator``, ``autocast``, ``scaler``,
+    ``clip_grad_norm``, ``clip_grad_value``) are as the ``Trainer`` has them.
 
     >>> import contextlib
     >>> from seqmodels import LSTMCell, OneHotEmbedding, SequenceModel
