@@ -149,10 +149,15 @@ class ProjectedCellBase(nn.Module):
         gx = nn.functional.linear(x, self.input_weight, self.input_bias)
         return self.step(gx, state, details)
 
-    # Subclasses define these four.
+    # A state of one tensor [B, H] and both biases summed before the loop: the
+    # RNN's and the GRU's state, the RNN's and the LSTM's bias. Cells that
+    # differ override these.
     @property
     def input_bias(self) -> Tensor | None:
-        raise NotImplementedError
+        """``b_ih + b_hh``: both biases enter the sum once, so they add up."""
+        if self.bias_ih is None or self.bias_hh is None:
+            return None
+        return self.bias_ih + self.bias_hh
 
     def initial_state(
         self,
@@ -161,7 +166,9 @@ class ProjectedCellBase(nn.Module):
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> State:
-        raise NotImplementedError
+        """The zero state ``[B, H]``, on the parameters' device and dtype."""
+        like, name = self.weight_hh, type(self).__name__
+        return zeros_state(batch_size, self.hidden_size, device, dtype, like, name)
 
     def check_state(
         self,
@@ -171,8 +178,16 @@ class ProjectedCellBase(nn.Module):
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> State:
-        raise NotImplementedError
+        """The state if it is a ``[B, H]`` tensor, the zero state if ``None``."""
+        if state is None:
+            return self.initial_state(batch_size, device=device, dtype=dtype)
+        shape = (batch_size, self.hidden_size)
+        name = type(self).__name__
+        return check_tensor_state(
+            name, "state", state, shape, device=device, dtype=dtype
+        )
 
+    # Each cell defines its step.
     def step(
         self, gx: Tensor, state: State, details: dict[str, Tensor] | None = None
     ) -> tuple[Tensor, State]:

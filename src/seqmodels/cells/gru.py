@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from seqmodels.cells._base import ProjectedCellBase, check_tensor_state, zeros_state
+from seqmodels.cells._base import ProjectedCellBase
 from seqmodels.protocols import State
 
 __all__ = ["GRUCell"]
@@ -86,33 +86,6 @@ class GRUCell(ProjectedCellBase):
         rz = slice(0, 2 * self.hidden_size)
         n = slice(2 * self.hidden_size, None)
         return torch.cat([self.bias_ih[rz] + self.bias_hh[rz], self.bias_ih[n]])
-
-    def initial_state(
-        self,
-        batch_size: int,
-        *,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-    ) -> Tensor:
-        """The zero state ``[B, H]``, on the parameters' device and dtype."""
-        like, name = self.weight_hh, type(self).__name__
-        return zeros_state(batch_size, self.hidden_size, device, dtype, like, name)
-
-    def check_state(
-        self,
-        state: State | None,
-        batch_size: int,
-        *,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-    ) -> Tensor:
-        """The state if it is a ``[B, H]`` tensor, the zero state if ``None``."""
-        if state is None:
-            return self.initial_state(batch_size, device=device, dtype=dtype)
-        shape = (batch_size, self.hidden_size)
-        return check_tensor_state(
-            "GRUCell", "state", state, shape, device=device, dtype=dtype
-        )
 
     def step(
         self, gx: Tensor, state: State, details: dict[str, Tensor] | None = None

@@ -127,13 +127,6 @@ class LSTMCell(ProjectedCellBase):
         """Features of ``h``: ``proj_size`` if positive, else ``hidden_size``."""
         return self.proj_size or self.hidden_size
 
-    @property
-    def input_bias(self) -> Tensor | None:
-        """``b_ih + b_hh``: both biases enter the gates once, so they add up."""
-        if self.bias_ih is None or self.bias_hh is None:
-            return None
-        return self.bias_ih + self.bias_hh
-
     def initial_state(
         self,
         batch_size: int,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from seqmodels.cells._base import ProjectedCellBase, check_tensor_state, zeros_state
+from seqmodels.cells._base import ProjectedCellBase
 from seqmodels.protocols import State
 
 __all__ = ["RNNCell"]
@@ -58,40 +58,6 @@ class RNNCell(ProjectedCellBase):
             generator=generator,
             device=device,
             dtype=dtype,
-        )
-
-    @property
-    def input_bias(self) -> Tensor | None:
-        """``b_ih + b_hh``: both biases enter the sum once, so they add up."""
-        if self.bias_ih is None or self.bias_hh is None:
-            return None
-        return self.bias_ih + self.bias_hh
-
-    def initial_state(
-        self,
-        batch_size: int,
-        *,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-    ) -> Tensor:
-        """The zero state ``[B, H]``, on the parameters' device and dtype."""
-        like, name = self.weight_hh, type(self).__name__
-        return zeros_state(batch_size, self.hidden_size, device, dtype, like, name)
-
-    def check_state(
-        self,
-        state: State | None,
-        batch_size: int,
-        *,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-    ) -> Tensor:
-        """The state if it is a ``[B, H]`` tensor, the zero state if ``None``."""
-        if state is None:
-            return self.initial_state(batch_size, device=device, dtype=dtype)
-        shape = (batch_size, self.hidden_size)
-        return check_tensor_state(
-            "RNNCell", "state", state, shape, device=device, dtype=dtype
         )
 
     def step(
