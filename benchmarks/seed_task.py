@@ -69,9 +69,9 @@ def ours_until_reproduced(
 ) -> tuple[float, int]:
     """Seconds (wall clock around ``fit``) and epochs to reproduction."""
     model = _model(kind, max(ids) + 1, seed)
-    trainer = Trainer(
-        model, lr=0.01, seed=seed, progress=False, num_threads=num_threads
-    )
+    # None: keep the threads the runner set (torch.set_num_threads).
+    threads = torch.get_num_threads() if num_threads is None else num_threads
+    trainer = Trainer(model, lr=0.01, seed=seed, progress=False, num_threads=threads)
     start = time.perf_counter()
     history = trainer.fit(
         ids,

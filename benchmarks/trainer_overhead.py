@@ -54,7 +54,8 @@ def hand_loop(model: SequenceModel, windows: torch.Tensor, epochs: int) -> float
 
 def trainer_loop(model: SequenceModel, windows: TokenWindows, epochs: int) -> float:
     """Seconds per step of ``Trainer.fit`` on the same batches."""
-    trainer = Trainer(model, lr=1e-3, device="cpu", progress=False)
+    threads = torch.get_num_threads()  # as the runner set them, like the hand loop
+    trainer = Trainer(model, lr=1e-3, device="cpu", progress=False, num_threads=threads)
     start = time.perf_counter()
     trainer.fit(windows, epochs=epochs, batch_size=BATCH, shuffle=False)
     return (time.perf_counter() - start) / trainer.global_step

@@ -128,7 +128,7 @@ def main() -> int:
         generator=torch.Generator().manual_seed(args.seed),
     )
     trainer = seqmodels.Trainer(
-        model, lr=0.02, device="cpu", seed=args.seed, progress=False
+        model, lr=0.02, device="cpu", seed=args.seed, num_threads=1, progress=False
     )
     ids = tokenizer.encode(RHYME)
     start = time.perf_counter()

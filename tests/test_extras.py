@@ -20,7 +20,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def tiny_trainer(callbacks: list[ProgressBar]) -> Trainer:
     model = SequenceModel(OneHotEmbedding(3), LSTMCell(3, 4), vocab_size=3)
-    return Trainer(model, device="cpu", callbacks=callbacks, progress=False)
+    return Trainer(
+        model, device="cpu", callbacks=callbacks, progress=False, num_threads=1
+    )
 
 
 def test_progress_extra_draws_a_tqdm_bar(capsys: pytest.CaptureFixture[str]) -> None:
@@ -80,7 +82,9 @@ def test_the_library_works_without_any_extra(tmp_path: Path) -> None:
         import seqmodels, seqmodels.interop, seqmodels.training
         from seqmodels import *
         model = SequenceModel(OneHotEmbedding(3), LSTMCell(3, 4), vocab_size=3)
-        trainer = Trainer(model, device="cpu", callbacks=[ProgressBar(force_bar=True)])
+        trainer = Trainer(
+            model, device="cpu", num_threads=1, callbacks=[ProgressBar(force_bar=True)]
+        )
         history = trainer.fit([0, 1, 2, 0], epochs=2)
         model.save({str(tmp_path / "model")!r})
         loaded = SequenceModel.load({str(tmp_path / "model")!r})

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import math
 import signal
+import warnings
 
 import pytest
 import torch
@@ -21,6 +22,7 @@ from seqmodels.training import (
     EarlyStopping,
     LRScheduler,
     SequenceDataset,
+    ThreadsWarning,
     TokenWindows,
     Trainer,
     pad_batch,
@@ -528,3 +530,20 @@ def test_resume_from_a_corrupt_or_missing_checkpoint(tmp_path) -> None:  # type:
         trainer(make_model()).fit(TEXT, epochs=2, resume=tmp_path / "none.pt")
     with pytest.raises(ValueError, match="resume=True needs a Checkpoint callback"):
         trainer(make_model()).fit(TEXT, epochs=2, resume=True)
+
+
+def test_a_small_model_on_several_threads_gets_a_warning_and_no_change() -> None:
+    model = SequenceModel(OneHotEmbedding(3), LSTMCell(3, 4), vocab_size=3)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        plain = Trainer(model, device="cpu", progress=False)
+        with pytest.warns(ThreadsWarning, match=r"pass num_threads=1 \(or"):
+            plain.fit([0, 1, 2], epochs=1)
+        assert torch.get_num_threads() == 2  # warned, changed nothing
+        chosen = Trainer(model, device="cpu", progress=False, num_threads=2)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            chosen.fit([0, 1, 2], epochs=1)  # a choice made: no warning
+    finally:
+        torch.set_num_threads(before)

@@ -18,6 +18,7 @@ from seqmodels.training.data import (
     split_validation,
 )
 from seqmodels.training.history import History
+from seqmodels.training.runtime import ThreadsWarning
 from seqmodels.training.trainer import Trainer, resolve_device
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "ProgressBar",
     "SequenceDataset",
     "StopWhenReproduced",
+    "ThreadsWarning",
     "TokenWindows",
     "Trainer",
     "load_checkpoint",

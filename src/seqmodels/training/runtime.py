@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -20,12 +21,14 @@ __all__ = [
     "OPTIMIZERS",
     "PRECISIONS",
     "Interrupt",
+    "ThreadsWarning",
     "autocast",
     "build_optimizer",
     "check_precision",
     "resolve_device",
     "seeded",
     "threads",
+    "warn_threads",
 ]
 
 OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
@@ -127,6 +130,38 @@ def build_optimizer(
     raise TypeError(
         "Trainer: optimizer must be a torch.optim.Optimizer, a name or a"
         f" function returning one, got {type(optimizer).__name__}"
+    )
+
+
+SMALL_MODEL = 1_000_000
+"""Parameters below which ``warn_threads`` calls a model small."""
+
+
+class ThreadsWarning(UserWarning):
+    """A small model trains on the CPU with several threads (see
+    ``warn_threads``)."""
+
+
+def warn_threads(
+    model: torch.nn.Module, device: torch.device, count: int | None
+) -> None:
+    """Warn when a small model trains on the CPU with torch's default of
+    several threads, and ``count`` (the Trainer's ``num_threads``) was not
+    given: measured here, such a run was 10 to 100 times slower than with one
+    thread while another process kept a core busy. Nothing is changed."""
+    if count is not None or device.type != "cpu" or torch.get_num_threads() < 2:
+        return
+    size = sum(p.numel() for p in model.parameters())
+    if size >= SMALL_MODEL:
+        return
+    warnings.warn(
+        f"Trainer: a small model ({size:,} parameters) trains on the CPU with"
+        f" torch's {torch.get_num_threads()} threads, which can be tens of times"
+        " slower than one thread on a busy machine; pass num_threads=1 (or"
+        f" num_threads={torch.get_num_threads()} to keep them and silence this)."
+        " See docs/performance.md",
+        ThreadsWarning,
+        stacklevel=3,
     )
 
 

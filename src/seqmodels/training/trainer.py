@@ -65,7 +65,10 @@ class Trainer:
             ``LRScheduler``, ... or your own), called in order.
         num_threads: intra-op CPU threads during ``fit`` (restored after).
             ``None`` leaves torch's setting alone. For small models, 1 is
-            often much faster, above all on a busy machine (docs: performance).
+            often much faster, above all on a busy machine (docs: performance);
+            ``fit`` warns (``ThreadsWarning``) when a model of under a million
+            parameters trains on the CPU with several threads and this is
+            ``None``.
         progress: ``"auto"`` shows a bar when tqdm is installed and standard
             error is a terminal (else INFO log lines); ``False`` for none.
         precision: ``"fp32"`` (default); ``"bf16"`` runs the forward pass under
@@ -75,7 +78,8 @@ class Trainer:
 
     >>> from seqmodels import LSTMCell, OneHotEmbedding, SequenceModel
     >>> model = SequenceModel(OneHotEmbedding(3), LSTMCell(3, 8), vocab_size=3)
-    >>> history = Trainer(model, lr=0.05).fit([0, 1, 2, 0, 1, 2], epochs=3)
+    >>> trainer = Trainer(model, lr=0.05, num_threads=1)
+    >>> history = trainer.fit([0, 1, 2, 0, 1, 2], epochs=3)
     >>> history.epochs, sorted(history.last)
     (3, ['accuracy', 'epoch', 'loss', 'perplexity', 'seconds'])
     """
@@ -284,6 +288,7 @@ class Trainer:
         several = distributed.is_distributed()
         main = self.is_main_process
         interrupt = runtime.Interrupt()
+        runtime.warn_threads(self.model, self.device, self.num_threads)
         with (
             runtime.threads(self.num_threads),
             runtime.seeded(self.seed, self.device),
