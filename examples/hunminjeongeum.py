@@ -34,6 +34,7 @@ import math
 import sys
 import time
 from pathlib import Path
+from typing import NoReturn
 
 import torch
 
@@ -55,17 +56,22 @@ MODES = {"one-to-many": 0.0, "lm": 1.0}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--cell", choices=[*CELLS, "all"], default="all")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument(
+        "--cell", choices=[*CELLS, "all"], default="all", help="which cells to train"
+    )
     parser.add_argument(
         "--mode",
         choices=list(MODES),
         default="one-to-many",
         help="free running from the first word (the course's) or teacher forcing",
     )
-    parser.add_argument("--hidden-size", type=int, default=32)
+    parser.add_argument("--hidden-size", type=int, default=32, help="H")
     parser.add_argument("--epochs", type=int, default=1000, help="the most epochs")
-    parser.add_argument("--lr", type=float, default=0.01)
+    parser.add_argument("--lr", type=float, default=0.01, help="Adam's step size")
     parser.add_argument(
         "--clip-grad-norm",
         type=float,
@@ -74,7 +80,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         " without it left seed 5's RNN short of the text after 1000 epochs;"
         " with 1.0, seeds 0-24 all reproduce it within 216 epochs",
     )
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="weights and training")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, auto, ...")
     parser.add_argument(
         "--threads",
@@ -102,21 +108,36 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def fail(message: str) -> NoReturn:
+    """One line on standard error and exit status 2, as for a bad option."""
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
 def read_text(path: Path | None) -> str:
     if path is None:
         return HUNMINJEONGEUM_PREFACE
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        sys.exit(f"error: no such file: {path}")
+        fail(f"no such file: {path}")
+    except IsADirectoryError:
+        fail(f"{path} is a directory, not a text file")
     except UnicodeDecodeError as error:
-        sys.exit(f"error: {path} is not UTF-8 (byte offset {error.start})")
+        fail(f"{path} is not UTF-8 (byte offset {error.start})")
 
 
 def make_tokenizer(text: str) -> WordTokenizer:
-    """Hangul words, like the course; any letters for a text without Hangul."""
-    hangul = WordTokenizer().tokenize(text)
-    return WordTokenizer(keep="hangul" if hangul else "letters").fit(text)
+    """Hangul words, like the course; any letters for a text without Hangul.
+
+    Says how many of the text's words it drops (a word with nothing kept).
+    """
+    keep = "hangul" if WordTokenizer().tokenize(text) else "letters"
+    tokenizer = WordTokenizer(keep=keep).fit(text)
+    dropped = len(text.split()) - len(tokenizer.tokenize(text))
+    if dropped:
+        print(f"(keep={keep!r}: {dropped} of {len(text.split())} words dropped)")
+    return tokenizer
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -125,10 +146,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         tokenizer = make_tokenizer(text)
     except ValueError as error:
-        sys.exit(f"error: {error}")
+        fail(str(error))
     ids = tokenizer.encode(text)
     if len(ids) < 2:
-        sys.exit("error: the text needs at least two words")
+        fail("the text needs at least two words")
     vocab_size = len(tokenizer.vocab)
     first_word = tokenizer.decode(ids[:1])
     print(f"{len(ids)} words, {vocab_size} distinct; prompt: {first_word}")
@@ -199,6 +220,10 @@ def show_gates(model: SequenceModel, tokenizer: WordTokenizer, ids: list[int]) -
         print(f"  step {t:2d}: {word!r} in '{context}'")
     gap = (values[state][first] - values[state][second]).abs()
     units = gap.topk(min(4, gap.numel())).indices.tolist()
+    print(
+        f"  the {len(units)} units whose {state!r} differs most between the two"
+        f" steps: gate activations, and {state!r} after the step"
+    )
     header = " ".join(f"{n:>5}" for n in names)
     print(f"  unit | step {first:2d}: {header} | step {second:2d}: {header}")
     for u in units:

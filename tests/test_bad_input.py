@@ -21,6 +21,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
+import seqmodels
 from seqmodels import (
     Bidirectional,
     CharTokenizer,
@@ -481,3 +482,35 @@ def test_char_lm_example_with_a_bad_text_file(
 def test_char_tokenizer_unknown_character_is_named() -> None:
     with pytest.raises(ValueError, match="CharTokenizer: 'z' is not in the vocab"):
         CharTokenizer().fit("abc").encode("abz")
+
+
+# --- remedies a new user needed (a fresh-user trial) ------------------------
+
+
+def test_text_with_nothing_kept_suggests_another_keep_rule() -> None:
+    with pytest.raises(ValueError, match=r"keep='letters' to keep words in any"):
+        seqmodels.WordTokenizer().fit("hello world")
+
+
+def test_a_list_of_ids_to_a_model_suggests_a_tensor() -> None:
+    model = seqmodels.SequenceModel(
+        seqmodels.OneHotEmbedding(3), seqmodels.LSTMCell(3, 4), 3
+    )
+    with pytest.raises(TypeError, match=r"torch\.tensor\(\[ids\]\), shape \[1, T\]"):
+        model([0, 1])  # type: ignore[arg-type]
+
+
+def test_text_to_fit_suggests_encoding_it_first() -> None:
+    model = seqmodels.SequenceModel(
+        seqmodels.OneHotEmbedding(3), seqmodels.LSTMCell(3, 4), 3
+    )
+    trainer = seqmodels.Trainer(model, num_threads=1, progress=False)
+    with pytest.raises(TypeError, match="encode text with a tokenizer first"):
+        trainer.fit("나라의 말이")
+
+
+def test_check_cell_wants_a_function_not_a_cell() -> None:
+    from seqmodels.testing import check_cell
+
+    with pytest.raises(TypeError, match=r"a function that builds a fresh cell"):
+        check_cell(seqmodels.LSTMCell(3, 4))  # type: ignore[arg-type]

@@ -91,7 +91,7 @@ def test_hunminjeongeum_bad_input_gets_one_clear_line(
     args: list[str], message: str
 ) -> None:
     result = run(ROOT / "examples" / "hunminjeongeum.py", *args)
-    assert result.returncode != 0
+    assert result.returncode == 2
     assert message in result.stderr
     assert "Traceback" not in result.stderr
 
@@ -100,7 +100,7 @@ def test_hunminjeongeum_refuses_a_file_that_is_not_utf8(tmp_path: Path) -> None:
     bad = tmp_path / "latin1.txt"
     bad.write_bytes("나라의 ".encode() + b"\xff\xfe")
     result = run(ROOT / "examples" / "hunminjeongeum.py", "--text", bad)
-    assert result.returncode != 0
+    assert result.returncode == 2
     assert "not UTF-8 (byte offset 10)" in result.stderr
 
 
@@ -123,3 +123,13 @@ def test_hunminjeongeum_reproduces_with_a_seed_that_needed_clipping() -> None:
         ROOT / "examples" / "hunminjeongeum.py", "--cell", "rnn", "--seed", "5"
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_hunminjeongeum_says_which_words_it_dropped(tmp_path: Path) -> None:
+    mixed = tmp_path / "mixed.txt"
+    mixed.write_text("나라의 hello 말이 world 나라의 말이\n", "utf-8")
+    result = run(
+        ROOT / "examples" / "hunminjeongeum.py", "--text", mixed, "--mode", "lm"
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "(keep='hangul': 2 of 6 words dropped)" in result.stdout

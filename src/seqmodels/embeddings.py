@@ -17,7 +17,10 @@ def _index(ids: Tensor) -> Tensor:
 def check_ids(name: str, ids: Tensor, vocab_size: int) -> None:
     """Raise a clear error unless ``ids`` is an integer tensor of valid ids."""
     if not isinstance(ids, Tensor):
-        raise TypeError(f"{name}: expected ids as a tensor, got {type(ids).__name__}")
+        raise TypeError(
+            f"{name}: expected ids as a tensor, got {type(ids).__name__}"
+            " (for one sequence of ids: torch.tensor([ids]), shape [1, T])"
+        )
     if ids.is_floating_point() or ids.is_complex() or ids.dtype == torch.bool:
         raise TypeError(f"{name}: expected integer ids, got dtype {ids.dtype}")
     if ids.numel():

@@ -381,6 +381,11 @@ def check_cell(
             f"check_cell: batch_size and steps must be at least 2, got {batch_size}"
             f" and {steps}"
         )
+    if isinstance(make_cell, nn.Module) or not callable(make_cell):
+        raise TypeError(
+            "check_cell: expected a function that builds a fresh cell, such as"
+            f" lambda: MyCell(3, 5), got {type(make_cell).__name__}"
+        )
     checker = _Checker(make_cell, batch_size, steps, seed)
     sample = make_cell()
     report = CheckReport(type(sample).__name__)

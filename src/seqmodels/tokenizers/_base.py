@@ -116,6 +116,11 @@ class BaseTokenizer:
             "max_size": self._max_size,
         }
 
+    def _keep_hint(self) -> str:
+        """A remedy for text with nothing kept; subclasses with a ``keep`` rule
+        say which rule would keep it."""
+        return ""
+
     def _describe(self) -> str:
         """What the tokenizer keeps, for error messages."""
         return ""
@@ -163,7 +168,7 @@ class BaseTokenizer:
         if not tokens:
             raise ValueError(
                 f"{name}: fit found no {self.unit} to keep in the text"
-                f"{self._describe()}; give it non-empty text"
+                f"{self._describe()}; give it non-empty text" + self._keep_hint()
             )
 
         try:

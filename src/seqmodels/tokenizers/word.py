@@ -150,6 +150,11 @@ class WordTokenizer(BaseTokenizer):
             **super()._options(),
         }
 
+    def _keep_hint(self) -> str:
+        if self._keep == "hangul":
+            return ", or keep='letters' to keep words in any script"
+        return ""
+
     def _describe(self) -> str:
         return f" (keep={self._keep!r})"
 

@@ -202,9 +202,10 @@ def as_batch(batch: object) -> Batch:
         if lengths is not None:
             lengths = _as_ids(lengths, "Trainer")
     else:
+        hint = " (encode text with a tokenizer first)" if isinstance(batch, str) else ""
         raise TypeError(
             "Trainer: expected each batch as ids [B, L], (ids, lengths) or a"
-            f" Batch, got {type(batch).__name__}"
+            f" Batch, got {type(batch).__name__}{hint}"
         )
     ids = _as_ids(ids, "Trainer")
     if ids.dim() != 2 or ids.shape[1] < 2:
