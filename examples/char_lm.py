@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     prompts = prompts or [text[:3]]
     for prompt in prompts:
         greedy = decoder.generate(prompt, args.length, stop_strings="\n")
-        print(f"greedy           | {greedy}")
+        print(f"{'greedy':<17}| {greedy}")
         for temperature, top_p in ((1.0, 0.9), (2.0, 0.99)):
             sample = decoder.generate(
                 prompt,
@@ -135,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
                 seed=args.seed,
                 stop_strings="\n",
             )
-            print(f"τ={temperature} top-p={top_p} | {sample}")
+            label = f"τ={temperature} top-p={top_p}"
+            print(f"{label:<17}| {sample}")
     return 0
 
 

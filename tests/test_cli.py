@@ -165,7 +165,9 @@ def test_bad_input_exits_2(
     assert main([*train, "--epochs", "1", "--device", "cpu"]) == 0
     capsys.readouterr()
     assert main(["generate", out, "--prompt", "바보"]) == 2
-    assert "'바보' is not in the vocabulary" in one_line_error(capsys)
+    message = one_line_error(capsys)
+    assert "'바보' is not in the model's vocabulary (43 tokens)" in message
+    assert "unk_token" not in message  # nothing the command line can set
     assert main(["generate", out, "--prompt", "나라의", "--top-p", "1.5"]) == 2
     assert "top_p must be in (0, 1]" in one_line_error(capsys)
     assert main(["generate", out, "--prompt", "나라의", "--device", "tpu9"]) == 2

@@ -39,6 +39,7 @@ from seqmodels.model import SequenceModel
 from seqmodels.protocols import Tokenizer
 from seqmodels.seq2seq import CELLS
 from seqmodels.tokenizers import CharTokenizer, JamoTokenizer, WordTokenizer
+from seqmodels.vocabulary import UnknownTokenError
 
 __all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
 
@@ -391,6 +392,11 @@ def _generate(args: argparse.Namespace) -> int:
             length_penalty=args.length_penalty,
             **options,
         )
+    except UnknownTokenError as error:
+        raise CommandError(
+            f"generate: {error.token!r} is not in the model's vocabulary"
+            f" ({error.vocab_size} tokens); prompt with words of the training text"
+        ) from None
     except (ValueError, TypeError) as error:
         raise CommandError(str(error)) from None
     print(text)
