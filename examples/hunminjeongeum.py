@@ -90,6 +90,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--text", type=Path, help="train on this UTF-8 file instead")
     parser.add_argument(
+        "--keep",
+        choices=["auto", "hangul", "letters"],
+        default="auto",
+        help="which words to keep: Hangul only (the course) or any script;"
+        " auto: Hangul only when every word of the text has Hangul",
+    )
+    parser.add_argument(
         "--show-gates",
         action="store_true",
         help="show what each cell's gates do where a word repeats (the second 할)",
@@ -127,12 +134,16 @@ def read_text(path: Path | None) -> str:
         fail(f"{path} is not UTF-8 (byte offset {error.start})")
 
 
-def make_tokenizer(text: str) -> WordTokenizer:
-    """Hangul words, like the course; any letters for a text without Hangul.
+def make_tokenizer(text: str, keep: str) -> WordTokenizer:
+    """Hangul words, like the course, for a text whose every word has Hangul;
+    words of any script otherwise (``keep="auto"``).
 
     Says how many of the text's words it drops (a word with nothing kept).
     """
-    keep = "hangul" if WordTokenizer().tokenize(text) else "letters"
+    if keep == "auto":
+        hangul = WordTokenizer().tokenize(text)
+        letters = WordTokenizer(keep="letters").tokenize(text)
+        keep = "hangul" if hangul and len(hangul) == len(letters) else "letters"
     tokenizer = WordTokenizer(keep=keep).fit(text)
     dropped = len(text.split()) - len(tokenizer.tokenize(text))
     if dropped:
@@ -144,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     text = read_text(args.text)
     try:
-        tokenizer = make_tokenizer(text)
+        tokenizer = make_tokenizer(text, args.keep)
     except ValueError as error:
         fail(str(error))
     ids = tokenizer.encode(text)
@@ -220,9 +231,10 @@ def show_gates(model: SequenceModel, tokenizer: WordTokenizer, ids: list[int]) -
         print(f"  step {t:2d}: {word!r} in '{context}'")
     gap = (values[state][first] - values[state][second]).abs()
     units = gap.topk(min(4, gap.numel())).indices.tolist()
+    shown = "gate activations, and " if len(names) > 1 else ""
     print(
         f"  the {len(units)} units whose {state!r} differs most between the two"
-        f" steps: gate activations, and {state!r} after the step"
+        f" steps: {shown}{state!r} after the step"
     )
     header = " ".join(f"{n:>5}" for n in names)
     print(f"  unit | step {first:2d}: {header} | step {second:2d}: {header}")

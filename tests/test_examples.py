@@ -128,8 +128,13 @@ def test_hunminjeongeum_reproduces_with_a_seed_that_needed_clipping() -> None:
 def test_hunminjeongeum_says_which_words_it_dropped(tmp_path: Path) -> None:
     mixed = tmp_path / "mixed.txt"
     mixed.write_text("나라의 hello 말이 world 나라의 말이\n", "utf-8")
-    result = run(
-        ROOT / "examples" / "hunminjeongeum.py", "--text", mixed, "--mode", "lm"
-    )
+    example = ROOT / "examples" / "hunminjeongeum.py"
+    result = run(example, "--text", mixed, "--mode", "lm", "--keep", "hangul")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "(keep='hangul': 2 of 6 words dropped)" in result.stdout
+    # By default a text that mixes scripts keeps every word.
+    result = run(example, "--text", mixed, "--mode", "lm", "--cell", "rnn")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "dropped" not in result.stdout
+    [line] = [x for x in result.stdout.splitlines() if x.startswith("RNN:")]
+    assert hangul_words(line) == mixed.read_text("utf-8").split()

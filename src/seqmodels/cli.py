@@ -394,7 +394,7 @@ def _generate(args: argparse.Namespace) -> int:
         )
     except UnknownTokenError as error:
         raise CommandError(
-            f"generate: {error.token!r} is not in the model's vocabulary"
+            f"{error.token!r} is not in the model's vocabulary"
             f" ({error.vocab_size} tokens); prompt with words of the training text"
         ) from None
     except (ValueError, TypeError) as error:
