@@ -12,6 +12,12 @@ For a cell with a separate input projection (the ``ProjectedCell`` protocol,
 which the built-in cells follow) the projection of every time step is one matrix
 product before the loop, and the loop does only the recurrent part.
 
+The built-in cells (exactly ``RNNCell``, ``LSTMCell`` and ``GRUCell`` with
+``reset_after=True``) run instead through torch's fused kernels, the ones
+``torch.nn.LSTM`` and friends call, when no ``lengths`` are given and the run is
+not reversed (``seqmodels.fused``): the same numbers as the loop, as fast as
+``torch.nn``.
+
 ``Recurrent.trace`` runs the same loop and keeps what happened at each step:
 gate activations and states, for looking inside a trained cell.
 """
