@@ -222,3 +222,26 @@ def test_hooks_run_in_order() -> None:
         "on_epoch_end",
         "on_fit_end",
     ]
+
+
+def test_callbacks_are_importable_from_every_documented_place() -> None:
+    import seqmodels
+    import seqmodels.training as training
+    from seqmodels.training import callbacks, checkpointing, hooks, schedules, stopping
+
+    homes = {
+        "Callback": hooks,
+        "Checkpoint": checkpointing,
+        "EarlyStopping": stopping,
+        "LRScheduler": schedules,
+        "ProgressBar": callbacks,
+        "StopWhenReproduced": stopping,
+    }
+    assert sorted(homes) == sorted(callbacks.__all__)
+    for name, home in homes.items():
+        cls = getattr(home, name)
+        assert getattr(callbacks, name) is cls
+        assert getattr(training, name) is cls
+        assert getattr(seqmodels, name) is cls
+    assert callbacks.reproduces is stopping.reproduces
+    assert callbacks.SCHEDULES is schedules.SCHEDULES
