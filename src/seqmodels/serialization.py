@@ -4,19 +4,34 @@ tokenizer, loaded without unpickling anything.
 The folder holds:
 
 - ``config.json``: how to rebuild the model (the embedding's kind and sizes,
-  the cell's class and constructor arguments, ``vocab_size``, the dtype), the
-  weights file's name and format, and the tokenizer's vocabulary fingerprint;
+  the recurrent layer, ``vocab_size``, the dtype), the weights file's name and
+  format, and the tokenizer's vocabulary fingerprint;
 - ``model.safetensors`` when the ``safetensors`` package is installed, else
   ``weights.pt``: ``torch.save`` of a plain dict of tensors, read back with
   ``weights_only=True``;
 - ``tokenizer.json`` (if a tokenizer was given), written by its own ``save``.
 
-Loading checks the tokenizer's fingerprint against the config, so that a
-vocabulary changed after training is refused instead of silently mapping ids
-to the wrong tokens. Tensors saved on a GPU load onto the CPU first.
+The recurrent layer is described in one of two ways:
 
-Not handled: models whose cell or embedding is not a built-in one (save their
-``state_dict`` and rebuild them in code) and stacked or bidirectional layers.
+- one ``Recurrent`` layer (or a bare cell) as ``"cell"``: ``{"class":
+  "LSTMCell", "args": {"input_size": ..., ...}, "reverse": false}``, the shape
+  every version-1 file has;
+- a ``Stacked`` or ``Bidirectional`` layer as ``"layer"``, a tree of nodes:
+  ``{"kind": "stacked", "dropout": 0.1, "layers": [node, ...]}`` (bottom
+  first), ``{"kind": "bidirectional", "forward": node, "backward": node}`` and
+  the leaves ``{"kind": "recurrent", "class": ..., "args": ..., "reverse":
+  ...}``. Parameter names follow the tree (``recurrent.layers.1.forward_layer.
+  cell.weight_ih``), so the weights file is the model's own ``state_dict``.
+
+Loading checks the tree before building it (each stacked layer takes the
+features the one below gives, the two directions read the same input and run
+the right way) and names the field that is wrong. It also checks the
+tokenizer's fingerprint against the config, so that a vocabulary changed after
+training is refused instead of silently mapping ids to the wrong tokens.
+Tensors saved on a GPU load onto the CPU first.
+
+Not handled: models whose cell, layer or embedding is not a built-in one (save
+their ``state_dict`` and rebuild them in code).
 """
 
 from __future__ import annotations
@@ -32,6 +47,7 @@ from torch import Tensor, nn
 
 from seqmodels.cells import GRUCell, LSTMCell, RNNCell
 from seqmodels.embeddings import Embedding, OneHotEmbedding
+from seqmodels.layers import Bidirectional, Stacked
 from seqmodels.model import SequenceModel
 from seqmodels.protocols import Tokenizer
 from seqmodels.recurrent import Recurrent
@@ -91,19 +107,35 @@ def _embedding_config(embedding: object) -> dict[str, Any]:
     )
 
 
-def _cell_config(model: SequenceModel) -> dict[str, Any]:
-    layer = model.recurrent
-    cell = layer.cell if type(layer) is Recurrent else layer
+CELL_ARGS = {
+    "RNNCell": ("input_size", "hidden_size", "bias", "nonlinearity"),
+    "LSTMCell": ("input_size", "hidden_size", "bias", "proj_size", "forget_bias"),
+    "GRUCell": ("input_size", "hidden_size", "bias", "reset_after"),
+}
+KINDS = ("recurrent", "bidirectional", "stacked")
+MAX_DEPTH = 16  # nodes nested deeper than this are refused, not recursed into
+
+BuiltInCell = RNNCell | LSTMCell | GRUCell
+Layer = Recurrent | Stacked | Bidirectional
+CELLS: dict[str, type[BuiltInCell]] = {
+    "RNNCell": RNNCell,
+    "LSTMCell": LSTMCell,
+    "GRUCell": GRUCell,
+}
+
+
+def _cell_config(cell: object, reverse: bool) -> dict[str, Any]:
+    """``{"class", "args", "reverse"}`` for a built-in cell."""
     if type(cell) not in (RNNCell, LSTMCell, GRUCell):
         name = type(cell).__name__
         raise TypeError(
             f"save_model: cannot describe the cell {name} in a config; save_model"
-            " knows one RNNCell, LSTMCell or GRUCell layer (not yet stacked or"
-            " bidirectional layers). For your own cell, save"
+            " knows RNNCell, LSTMCell and GRUCell, alone or in Recurrent, Stacked"
+            " and Bidirectional layers. For your own cell, save"
             " model.state_dict() with torch.save, rebuild the model in code and"
             " load_state_dict(torch.load(path, weights_only=True))"
         )
-    assert isinstance(cell, RNNCell | LSTMCell | GRUCell)
+    assert isinstance(cell, BuiltInCell)
     args: dict[str, Any] = {
         "input_size": cell.input_size,
         "hidden_size": cell.hidden_size,
@@ -116,8 +148,42 @@ def _cell_config(model: SequenceModel) -> dict[str, Any]:
         args["forget_bias"] = cell.forget_bias
     elif isinstance(cell, GRUCell):
         args["reset_after"] = bool(cell.reset_after)
-    reverse = bool(getattr(layer, "reverse", False))
     return {"class": type(cell).__name__, "args": args, "reverse": reverse}
+
+
+def _layer_config(layer: object) -> dict[str, Any]:
+    """The ``"layer"`` tree for a ``Stacked``, ``Bidirectional`` or
+    ``Recurrent`` layer of built-in cells."""
+    if type(layer) is Recurrent:
+        return {"kind": "recurrent", **_cell_config(layer.cell, layer.reverse)}
+    if type(layer) is Bidirectional:
+        return {
+            "kind": "bidirectional",
+            "forward": _layer_config(layer.forward_layer),
+            "backward": _layer_config(layer.backward_layer),
+        }
+    if type(layer) is Stacked:
+        return {
+            "kind": "stacked",
+            "dropout": layer.dropout,
+            "layers": [_layer_config(below) for below in layer.layers],
+        }
+    raise TypeError(
+        f"save_model: cannot describe the layer {type(layer).__name__} in a"
+        " config; save_model knows Recurrent, Stacked and Bidirectional layers"
+        " of RNNCell, LSTMCell and GRUCell. For your own layer, save"
+        " model.state_dict() with torch.save, rebuild the model in code and"
+        " load_state_dict(torch.load(path, weights_only=True))"
+    )
+
+
+def _recurrent_config(model: SequenceModel) -> dict[str, Any]:
+    """``{"cell": ...}`` for one ``Recurrent`` layer (the version-1 shape, so
+    such files stay as they were), else ``{"layer": ...}``."""
+    layer = model.recurrent
+    if type(layer) is Recurrent:
+        return {"cell": _cell_config(layer.cell, layer.reverse)}
+    return {"layer": _layer_config(layer)}
 
 
 def _integer(value: object, what: str) -> int:
@@ -125,6 +191,117 @@ def _integer(value: object, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{what} must be an int, got {value!r}")
     return value
+
+
+def _object(value: object, path: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise TypeError(f"{path} must be an object, got {json.dumps(value)[:40]}")
+    return value
+
+
+def _field(spec: dict[str, Any], key: str, path: str) -> Any:
+    if key not in spec:
+        raise ValueError(f"{path} has no field {key!r}")
+    return spec[key]
+
+
+def _cell_from(spec: dict[str, Any], path: str, dtype: torch.dtype) -> BuiltInCell:
+    """The cell of a ``{"class", "args"}`` node, with freshly drawn weights."""
+    name = _field(spec, "class", path)
+    if name not in CELLS:
+        raise ValueError(
+            f"{path}.class must be one of {', '.join(CELLS)}, got {name!r}"
+        )
+    args = _object(_field(spec, "args", path), f"{path}.args")
+    unknown = sorted(set(args) - set(CELL_ARGS[name]))
+    if unknown:
+        raise ValueError(f"{path}.args: {name} takes no argument {unknown[0]!r}")
+    try:
+        return CELLS[name](**args, dtype=dtype)
+    except (TypeError, ValueError) as error:
+        raise type(error)(f"{path}: {error}") from None
+
+
+def _reverse(spec: dict[str, Any], path: str) -> bool:
+    reverse = spec.get("reverse", False)
+    if not isinstance(reverse, bool):
+        raise TypeError(f"{path}.reverse must be true or false, got {reverse!r}")
+    return reverse
+
+
+def _input_field(spec: dict[str, Any], path: str) -> str:
+    """Where a (checked) node's input size is written: its bottom cell's
+    ``args.input_size``."""
+    kind = spec.get("kind", "recurrent")
+    if kind == "stacked":
+        return _input_field(spec["layers"][0], f"{path}.layers[0]")
+    if kind == "bidirectional":
+        return _input_field(spec["forward"], f"{path}.forward")
+    return f"{path}.args.input_size"
+
+
+def _layer_from(spec: object, path: str, dtype: torch.dtype, depth: int = 0) -> Layer:
+    """The layer a ``"layer"`` node describes, checked before it is built."""
+    spec = _object(spec, path)
+    if depth > MAX_DEPTH:
+        raise ValueError(f"{path}: layers nested more than {MAX_DEPTH} deep")
+    kind = _field(spec, "kind", path)
+    if kind == "recurrent":
+        return Recurrent(_cell_from(spec, path, dtype), reverse=_reverse(spec, path))
+
+    if kind == "bidirectional":
+        f_path, b_path = f"{path}.forward", f"{path}.backward"
+        forward = _layer_from(_field(spec, "forward", path), f_path, dtype, depth + 1)
+        backward = _layer_from(_field(spec, "backward", path), b_path, dtype, depth + 1)
+        if not forward.causal:
+            raise ValueError(
+                f'{f_path} must run forwards ("reverse": false), but it runs in reverse'
+            )
+        if backward.causal:
+            raise ValueError(
+                f'{b_path} must run in reverse ("reverse": true), but it runs forwards'
+            )
+        if forward.input_size != backward.input_size:
+            raise ValueError(
+                f"{_input_field(spec['backward'], b_path)} is"
+                f" {backward.input_size}, but"
+                f" {_input_field(spec['forward'], f_path)} is {forward.input_size};"
+                " both directions read the same input"
+            )
+        return Bidirectional(forward, backward)
+
+    if kind == "stacked":
+        dropout = _field(spec, "dropout", path)
+        if (
+            isinstance(dropout, bool)
+            or not isinstance(dropout, int | float)
+            or not 0.0 <= dropout < 1.0
+        ):
+            raise ValueError(
+                f"{path}.dropout must be a number in [0, 1), got {dropout!r}"
+            )
+        specs = _field(spec, "layers", path)
+        if not isinstance(specs, list) or not specs:
+            raise ValueError(
+                f"{path}.layers must be a non-empty list of layers, got"
+                f" {json.dumps(specs)[:40]}"
+            )
+        layers: list[Layer] = []
+        for k, below in enumerate(specs):
+            layer = _layer_from(below, f"{path}.layers[{k}]", dtype, depth + 1)
+            if layers and layer.input_size != layers[-1].output_size:
+                raise ValueError(
+                    f"{_input_field(below, f'{path}.layers[{k}]')} is"
+                    f" {layer.input_size}, but {path}.layers[{k - 1}] gives"
+                    f" {layers[-1].output_size} features; each layer's input size"
+                    " must equal the output size of the layer below"
+                )
+            layers.append(layer)
+        return Stacked(layers, dropout=dropout)
+
+    raise ValueError(
+        f"{path}.kind must be one of {', '.join(map(repr, KINDS))}, got {kind!r}"
+    )
 
 
 def _build(config: dict[str, Any], where: str) -> SequenceModel:
@@ -147,15 +324,27 @@ def _build(config: dict[str, Any], where: str) -> SequenceModel:
             )
         else:
             raise ValueError(f"unknown embedding kind {spec['kind']!r}")
-        cells = {"RNNCell": RNNCell, "LSTMCell": LSTMCell, "GRUCell": GRUCell}
-        cell_class = cells[config["cell"]["class"]]
-        cell = cell_class(**config["cell"]["args"], dtype=dtype)
-        layer: Recurrent | RNNCell | LSTMCell | GRUCell = cell
-        reverse = config["cell"].get("reverse", False)
-        if not isinstance(reverse, bool):
-            raise TypeError(f"cell.reverse must be true or false, got {reverse!r}")
-        if reverse:
-            layer = Recurrent(cell, reverse=True)
+
+        # The recurrent layer: one cell (version 1's shape) or a tree of layers.
+        if ("cell" in config) == ("layer" in config):
+            raise ValueError(
+                "expected exactly one of the fields 'cell' and 'layer', got"
+                f" {'both' if 'cell' in config else 'neither'}"
+            )
+        layer: Layer
+        if "cell" in config:
+            cell_spec = _object(config["cell"], "cell")
+            cell = _cell_from(cell_spec, "cell", dtype)
+            layer = Recurrent(cell, reverse=_reverse(cell_spec, "cell"))
+            field = "cell.args.input_size"
+        else:
+            layer = _layer_from(config["layer"], "layer", dtype)
+            field = _input_field(config["layer"], "layer")
+        if layer.input_size != embedding.output_size:
+            raise ValueError(
+                f"{field} is {layer.input_size}, but the embedding gives"
+                f" {embedding.output_size} features"
+            )
         model = SequenceModel(
             embedding, layer, _integer(config["vocab_size"], "vocab_size")
         )
@@ -201,7 +390,7 @@ def save_model(
         "format": FORMAT,
         "version": VERSION,
         "embedding": _embedding_config(model.embedding),
-        "cell": _cell_config(model),
+        **_recurrent_config(model),
         "vocab_size": model.vocab_size,
         "dtype": str(model.head.weight.dtype).removeprefix("torch."),
         "tokenizer": None,
