@@ -61,8 +61,11 @@ class Batch(NamedTuple):
         return inputs, targets.masked_fill(padded, IGNORE_INDEX), lengths
 
 
-def _as_ids(data: object, name: str) -> Tensor:
-    """An integer tensor from a tensor or a (nested) list of ints."""
+def _as_ids(
+    data: object, name: str, kinds: str = "a list of ints or a tensor"
+) -> Tensor:
+    """An integer tensor from a tensor or a (nested) list of ints; ``kinds``
+    says what was expected, in the error."""
     if isinstance(data, Tensor):
         tensor = data
     else:
@@ -70,7 +73,7 @@ def _as_ids(data: object, name: str) -> Tensor:
             tensor = torch.as_tensor(data)
         except (TypeError, ValueError, RuntimeError) as error:
             raise TypeError(
-                f"{name}: expected token ids (a list of ints or a tensor),"
+                f"{name}: expected token ids ({kinds}),"
                 f" got {type(data).__name__}: {error}"
             ) from None
     if tensor.numel() and (
@@ -351,20 +354,10 @@ class LoaderBatches:
 def as_sequences(data: object, *, name: str = "Trainer") -> Tensor:
     """Token ids as a ``[B, T]`` integer tensor: from a list of ids (one
     sequence), a list of equally long lists, or a tensor ``[T]`` or ``[B, T]``."""
-    if isinstance(data, Tensor):
-        tensor = data
-    else:
-        try:
-            tensor = torch.as_tensor(data)
-        except (TypeError, ValueError, RuntimeError) as error:
-            raise TypeError(
-                f"{name}: expected token ids (a list of ints, a list of equally"
-                f" long lists, or a tensor), got {type(data).__name__}: {error}"
-            ) from None
+    kinds = "a list of ints, a list of equally long lists, or a tensor"
+    tensor = _as_ids(data, name, kinds)
     if tensor.numel() == 0:
         raise ValueError(f"{name}: the data is empty; give it token ids")
-    if tensor.is_floating_point() or tensor.dtype == torch.bool:
-        raise TypeError(f"{name}: expected integer token ids, got dtype {tensor.dtype}")
     if tensor.dim() == 1:
         tensor = tensor.unsqueeze(0)
     if tensor.dim() != 2:
@@ -376,7 +369,7 @@ def as_sequences(data: object, *, name: str = "Trainer") -> Tensor:
             f"{name}: need at least one sequence of 2 or more tokens to learn a next"
             f" token, got shape {list(tensor.shape)}"
         )
-    return tensor.long()
+    return tensor
 
 
 def _is_ragged(data: object) -> bool:
