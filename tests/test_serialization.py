@@ -272,6 +272,8 @@ def test_stacks_round_trip_exactly(
 ) -> None:
     if weights == "torch":
         monkeypatch.setattr(serialization, "_has_safetensors", lambda: False)
+    else:
+        pytest.importorskip("safetensors")  # the extra; CI installs it
     model = stacks()[name].eval()
     save_model(model, tmp_path)
     loaded, _ = load_model(tmp_path)
